@@ -1,0 +1,101 @@
+"""The application factory, built from small named steps."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from backend import settings
+from backend.errors import register_error_handlers
+from backend.extensions import api, db, flaat, mail, migrate
+
+API_TITLE = "EOSC Performance API"
+API_VERSION = "1.3.0"
+
+
+def create_app(config: dict[str, Any] | None = None, **overrides: Any) -> Flask:
+    """Build an app from the environment's settings, then ``config`` and ``overrides``.
+
+    Tests and tools pass overrides; production passes nothing and uses the environment.
+    """
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(settings.load())
+    app.config.update(config or {}, **overrides)
+    settings.finalize(app.config, app.instance_path)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    logging.getLogger("backend").setLevel(app.config["LOG_LEVEL"].upper())
+
+
+def register_extensions(app: Flask) -> None:
+    app.config.update(
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="api-spec.json",
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        FLAAT_REQUEST_TIMEOUT=app.config["OIDC_REQUEST_TIMEOUT"],
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Store, validate and compare benchmark results from cloud "
+                "sites, VM flavors and ML systems. Drop-in compatible with the EOSC "
+                "Performance API v1.",
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    )
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    flaat.init_app(app)
+    app.config["TRUSTED_OP_LIST"] = list(app.config["TRUSTED_OP_LIST"])
+    mail.init_app(app)
+    api.init_app(app)
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
+    """SQLite enforces foreign keys (and their ON DELETE actions) only when asked."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from backend.routes import API_BLUEPRINTS, docs, health
+    from backend.routes.blueprint import UUIDConverter
+
+    app.url_map.converters["uuid"] = UUIDConverter
+
+    for blueprint in API_BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)
+    app.register_blueprint(docs.blp)
+
+
+def register_commands(app: Flask) -> None:
+    from backend.commands import register
+
+    register(app)

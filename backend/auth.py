@@ -1,0 +1,103 @@
+"""Who is calling: the token (validated by flaat against the trusted issuers), the
+registered user behind it, and whether that user is an admin.
+
+Access levels, from the v1 contract: public (nothing needed), token (any valid token),
+user (token of a registered user), admin (registered user whose ``eduperson_entitlement``
+shares an entry with ``ADMIN_ENTITLEMENTS``).
+"""
+
+from __future__ import annotations
+
+from flaat.exceptions import FlaatException
+from flaat.user_infos import UserInfos
+from flask import current_app, g, request
+
+from backend.errors import Forbidden, Unauthorized
+from backend.extensions import db
+from backend.models import User
+
+_UNSET = object()
+
+
+def token_infos() -> UserInfos:
+    """The caller's validated token claims, or Unauthorized (401)."""
+    infos = g.get("token_infos", _UNSET)
+    if infos is _UNSET:
+        try:
+            infos = flaat_infos()
+        except FlaatException as error:
+            g.token_error = str(error)
+            infos = None
+        g.token_infos = infos
+    if infos is None:
+        reason = g.get("token_error") or "No valid access token"
+        raise Unauthorized(f"{reason}. Send 'Authorization: Bearer <OIDC access token>'.")
+    return infos
+
+
+def flaat_infos() -> UserInfos | None:
+    from backend.extensions import flaat
+
+    if not request.headers.get("Authorization"):
+        raise FlaatException("No access token")
+    return flaat.get_user_infos_from_request(request)
+
+
+def has_token() -> bool:
+    return bool(request.headers.get("Authorization"))
+
+
+def current_user() -> User:
+    """The registered user behind the token: 401 without a token, 403 if not registered."""
+    user = g.get("current_user")
+    if user is None:
+        infos = token_infos()
+        user = db.session.execute(
+            db.select(User).where(User.sub == infos.subject, User.iss == infos.issuer.rstrip("/"))
+        ).scalar_one_or_none()
+        if user is None:
+            raise Forbidden("You are not registered; register first with POST /users:register.")
+        g.current_user = user
+    return user
+
+
+def optional_user() -> User | None:
+    """The registered caller if a valid token came with the request, else None."""
+    if not has_token():
+        return None
+    try:
+        return current_user()
+    except (Unauthorized, Forbidden):
+        return None
+
+
+def entitlements(infos: UserInfos) -> set[str]:
+    value = infos.get("eduperson_entitlement") or []
+    return {value} if isinstance(value, str) else set(value)
+
+
+def is_admin(infos: UserInfos) -> bool:
+    """True if the token's entitlements meet ADMIN_ENTITLEMENTS (empty: nobody is admin)."""
+    admin_entitlements = set(current_app.config["ADMIN_ENTITLEMENTS"])
+    return bool(admin_entitlements & entitlements(infos))
+
+
+def current_admin() -> User:
+    user = current_user()
+    if not is_admin(token_infos()):
+        raise Forbidden("This operation is for administrators only.")
+    return user
+
+
+def caller_is_admin() -> bool:
+    """Whether the request comes from an admin; never raises (for optional views)."""
+    user = optional_user()
+    return user is not None and is_admin(token_infos())
+
+
+def require_owner_or_admin(owner_id) -> User:
+    """The caller, if they own the resource (``owner_id``) or are an admin; else 403."""
+    user = current_user()
+    if user.id != owner_id and not is_admin(token_infos()):
+        raise Forbidden("Only the uploader or an administrator may do this.")
+    return user

@@ -1,0 +1,151 @@
+"""Domain errors and the one layer that turns every error into the API's JSON shape.
+
+Models and services raise these; they know nothing of HTTP. ``register_error_handlers``
+maps them (and werkzeug's and webargs' errors) onto flask-smorest's error body
+``{"code", "status", "message", "errors"}`` so clients see one shape everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises; ``status_code`` picks the HTTP answer."""
+
+    status_code: int = 422
+
+    def __init__(self, message: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    """The change would duplicate something unique (409)."""
+
+    status_code = 409
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+
+
+class InvalidArguments(DomainError):
+    """Arguments that are individually valid but do not make sense together (422)."""
+
+    status_code = 422
+
+
+class InvalidState(DomainError):
+    """The item is not in a state that allows the operation (approve an approved item...)."""
+
+    status_code = 422
+
+
+class AlreadyApproved(InvalidState):
+    pass
+
+
+class SchemaViolation(DomainError):
+    """A result document does not satisfy its benchmark's JSON Schema."""
+
+    status_code = 422
+
+
+class InvalidJsonSchema(DomainError):
+    """A benchmark's ``json_schema`` is not a valid JSON Schema."""
+
+    status_code = 422
+
+
+class ImageNotFound(DomainError):
+    """The benchmark's container image:tag does not exist in its registry."""
+
+    status_code = 422
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (database, registry...) cannot be reached right now."""
+
+    status_code = 503
+
+
+def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict:
+    body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers that give every failure the same JSON body."""
+
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError):
+        return jsonify(
+            error_body(error.status_code, error.message, error.errors)
+        ), error.status_code
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        code = error.code or 500
+        data = getattr(error, "data", None) or {}
+        errors = data.get("messages")
+        message = data.get("message") or error.description or HTTPStatus(code).phrase
+        if errors and code == 422:
+            message = "The request arguments are invalid: " + _summarize(errors)
+        response = jsonify(error_body(code, message, errors))
+        for name, value in (data.get("headers") or {}).items():
+            response.headers[name] = value
+        return response, code
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        logger.exception("Unhandled error")
+        return jsonify(
+            error_body(500, "Internal server error; this is a bug, please report it.")
+        ), 500
+
+
+def _summarize(errors: dict[str, Any]) -> str:
+    """Flatten webargs' nested ``{location: {field: [messages]}}`` into one readable line."""
+    parts: list[str] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list):
+            texts = [v for v in value if isinstance(v, str)]
+            if texts:
+                parts.append(f"{prefix}: {' '.join(texts)}")
+            for item in value:
+                if not isinstance(item, str):
+                    walk(prefix, item)
+        else:
+            parts.append(f"{prefix}: {value}")
+
+    for location, fields in errors.items():
+        walk(
+            "",
+            fields
+            if location in {"query", "json", "path", "headers", "form"}
+            else {location: fields},
+        )
+    return "; ".join(parts) if parts else "see errors"

@@ -1,0 +1,28 @@
+"""The stored resources. Each workflow mixin has its own module: NeedsApprove
+(approval.py), HasUploader (uploader.py), HasTags (tags.py), HasClaims (claims.py)."""
+
+from backend.models.approval import ItemStatus, NeedsApprove, pending_submits
+from backend.models.benchmark import Benchmark
+from backend.models.claims import Claim, HasClaims
+from backend.models.result import Result
+from backend.models.site import Flavor, Site
+from backend.models.tags import HasTags, Tag, results_tags
+from backend.models.uploader import HasUploader
+from backend.models.user import User
+
+__all__ = [
+    "Benchmark",
+    "Claim",
+    "Flavor",
+    "HasClaims",
+    "HasTags",
+    "HasUploader",
+    "ItemStatus",
+    "NeedsApprove",
+    "Result",
+    "Site",
+    "Tag",
+    "User",
+    "pending_submits",
+    "results_tags",
+]

@@ -1,0 +1,36 @@
+"""Tags, free labels on results, and the HasTags mixin that attaches them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, Uuid
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from backend.extensions import db
+from backend.models.core import PkModel
+
+
+class Tag(PkModel):
+    """A label people attach to results so that others can find them (no approval)."""
+
+    __tablename__ = "tags"
+    resource_type = "tag"
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+results_tags = Table(
+    "results_tags",
+    db.metadata,
+    Column("result_id", Uuid, ForeignKey("results.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", Uuid, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_results_tags_tag_id_result_id", "tag_id", "result_id"),
+)
+
+
+class HasTags:
+    """Mixin for results, which people label with tags to find them later."""
+
+    @declared_attr
+    def tags(cls) -> Mapped[list[Tag]]:
+        return relationship(Tag, secondary=results_tags, lazy="selectin", order_by=Tag.name)

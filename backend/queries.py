@@ -1,0 +1,114 @@
+"""Filtering, sorting and pagination as plain functions on a ``select()``.
+
+A list view calls them in sequence, top to bottom:
+
+    stmt = select(Site)
+    stmt = filter_upload(stmt, Site.upload_datetime, args)
+    stmt = search(stmt, args["terms"], [Site.name, Site.address, Site.description])
+    stmt = sort(stmt, args.get("sort_by"), SITE_SORT_FIELDS, default=Site.name, id_column=Site.id)
+    return paginate(stmt, args)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_
+
+from backend.errors import DomainError
+from backend.extensions import db
+
+
+class PageOutOfRange(DomainError):
+    status_code = 422
+
+
+def filter_upload(stmt: Select, column: ColumnElement, args: Mapping[str, Any]) -> Select:
+    """Apply ``upload_before`` / ``upload_after`` to ``column``."""
+    return filter_range(stmt, column, args.get("upload_after"), args.get("upload_before"))
+
+
+def filter_range(stmt: Select, column: ColumnElement, after: Any, before: Any) -> Select:
+    if after is not None:
+        stmt = stmt.where(column > after)
+    if before is not None:
+        stmt = stmt.where(column < before)
+    return stmt
+
+
+def filter_equal(stmt: Select, args: Mapping[str, Any], columns: Mapping[str, Any]) -> Select:
+    """``column == args[name]`` for each given argument name."""
+    for name, column in columns.items():
+        if args.get(name) is not None:
+            stmt = stmt.where(column == args[name])
+    return stmt
+
+
+def contains(column: ColumnElement, term: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match that treats % and _ in the term literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def search(stmt: Select, terms: Iterable[str], columns: Sequence[ColumnElement]) -> Select:
+    """Every term must appear in at least one of the columns (an empty term matches all)."""
+    conditions = [or_(*(contains(c, term) for c in columns)) for term in terms if term]
+    return stmt.where(and_(*conditions)) if conditions else stmt
+
+
+def sort(
+    stmt: Select,
+    sort_by: Sequence[tuple[str, bool]] | None,
+    fields: Mapping[str, ColumnElement],
+    *,
+    default: Sequence[tuple[str, bool]],
+    id_column: ColumnElement,
+) -> Select:
+    """Order by the requested keys, then by id so that pages never repeat or skip items."""
+    keys = list(sort_by or default)
+    order = []
+    for name, descending in keys:
+        column = fields[name]
+        order.append((column.desc() if descending else column.asc()).nulls_last())
+    if not any(name == "id" for name, _ in keys):
+        order.append(id_column.asc())
+    return stmt.order_by(*order)
+
+
+def count(stmt: Select) -> int:
+    counted = stmt.order_by(None).with_only_columns(func.count(), maintain_column_froms=True)
+    return db.session.execute(counted).scalar_one()
+
+
+def paginate(
+    stmt: Select, args: Mapping[str, Any], *, total: int | None = None, rows: bool = False
+) -> dict[str, Any]:
+    """One page of ``stmt`` plus the v1 pagination fields.
+
+    ``rows=True`` returns rows rather than the first column's objects (for multi-column
+    selects). A page past the last one is an error (422) rather than an empty page, so that a client
+    with a wrong page number learns it; the first page of an empty list is fine.
+    """
+    page, per_page = args["page"], args["per_page"]
+    if total is None:
+        total = count(stmt)
+    pages = math.ceil(total / per_page) if total else 0
+    if page > max(pages, 1):
+        raise PageOutOfRange(
+            f"Page {page} is past the last page ({max(pages, 1)}) for per_page={per_page}.",
+            errors={"query": {"page": [f"Must be between 1 and {max(pages, 1)}."]}},
+        )
+    result = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
+    return {
+        "items": result.all() if rows else result.unique().scalars().all(),
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "per_page": per_page,
+        "has_next": page < pages,
+        "has_prev": page > 1,
+        "next_num": page + 1 if page < pages else None,
+        "prev_num": page - 1 if page > 1 else None,
+    }

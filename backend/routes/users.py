@@ -1,0 +1,139 @@
+"""/users: registration, the caller's own data, and user administration."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from backend import auth
+from backend.errors import DomainError, InvalidArguments, NotFound
+from backend.extensions import db
+from backend.models import Claim, User
+from backend.queries import filter_equal, paginate, search, sort
+from backend.routes.blueprint import Blueprint
+from backend.routes.reports import list_claims
+from backend.schemas.reports import ClaimFilterArgs, Claims
+from backend.schemas.users import User as UserSchema
+from backend.schemas.users import UserFilterArgs, UserRemoveArgs, Users, UserSearchArgs
+from backend.unit_of_work import commit
+
+blp = Blueprint("users", __name__, description="Users")
+
+SORT_FIELDS = {
+    "sub": User.sub,
+    "iss": User.iss,
+    "email": User.email,
+    "registration_datetime": User.registration_datetime,
+}
+DEFAULT_SORT = [("registration_datetime", False)]
+
+
+class EmailRequired(DomainError):
+    status_code = 422
+
+
+def verified_email() -> str:
+    """The email of the caller's token; 422 if it has none or says it is unverified."""
+    infos = auth.token_infos()
+    email = infos.get("email")
+    if not email:
+        raise EmailRequired(
+            "Your token carries no email; ask your identity provider for the 'email' scope."
+        )
+    if infos.get("email_verified") is False:
+        raise EmailRequired("The email in your token is not verified; verify it at your provider.")
+    return email
+
+
+@blp.route("/users:register", methods=["POST"])
+@blp.access("token")
+@blp.response(201, UserSchema)
+def register():
+    """Register yourself, accepting the terms of use
+
+    The stored email comes from your token.
+    """
+    infos = auth.token_infos()
+    user = User(sub=infos.subject, iss=infos.issuer.rstrip("/"), email=verified_email())
+    db.session.add(user)
+    commit()
+    return user
+
+
+@blp.route("/users/self", methods=["GET"])
+@blp.access("token")
+@blp.response(200, UserSchema)
+def get_self():
+    """Retrieve your registered user (404 if you are not registered)"""
+    infos = auth.token_infos()
+    user = User.find(infos.subject, infos.issuer)
+    if user is None:
+        raise NotFound("You are not registered; register with POST /users:register.")
+    return user
+
+
+@blp.route("/users/self:update", methods=["POST"])
+@blp.access("user")
+@blp.response(204)
+def update_self():
+    """Refresh your stored email from your token"""
+    auth.current_user().email = verified_email()
+    commit()
+
+
+@blp.route("/users/self:try_admin", methods=["GET"])
+@blp.access("admin")
+@blp.response(204)
+def try_admin():
+    """Answer 204 if you are an administrator"""
+
+
+@blp.route("/users/self/claims", methods=["GET"])
+@blp.access("user")
+@blp.arguments(ClaimFilterArgs, location="query")
+@blp.response(200, Claims)
+def list_own_claims(args):
+    """List the claims you made"""
+    return list_claims(args, Claim.uploader_id == auth.current_user().id)
+
+
+@blp.route("/users", methods=["GET"])
+@blp.access("admin")
+@blp.arguments(UserFilterArgs, location="query")
+@blp.response(200, Users)
+def list_users(args):
+    """Filter and list users"""
+    stmt = filter_equal(select(User), args, {"sub": User.sub, "iss": User.iss, "email": User.email})
+    stmt = sort(stmt, args.get("sort_by"), SORT_FIELDS, default=DEFAULT_SORT, id_column=User.id)
+    return paginate(stmt, args)
+
+
+@blp.route("/users:search", methods=["GET"])
+@blp.access("admin")
+@blp.arguments(UserSearchArgs, location="query")
+@blp.response(200, Users)
+def search_users(args):
+    """Search users by terms in their email"""
+    stmt = search(select(User), args["terms"], [User.email])
+    stmt = sort(stmt, args.get("sort_by"), SORT_FIELDS, default=DEFAULT_SORT, id_column=User.id)
+    return paginate(stmt, args)
+
+
+@blp.route("/users:remove", methods=["POST"])
+@blp.access("admin")
+@blp.arguments(UserRemoveArgs, location="query")
+@blp.response(204)
+def remove_users(args):
+    """Remove the users matching sub, iss and/or email (at least one is required)
+
+    What they uploaded stays, without an uploader.
+    """
+    if not any(args.get(name) for name in ("sub", "iss", "email")):
+        raise InvalidArguments(
+            "Give at least one of sub, iss or email, so that not every user is removed.",
+            errors={"query": {"sub": ["One of sub, iss, email is required."]}},
+        )
+    conditions = [
+        getattr(User, name) == args[name] for name in ("sub", "iss", "email") if args.get(name)
+    ]
+    db.session.execute(delete(User).where(*conditions))
+    commit()

@@ -1,0 +1,140 @@
+"""Schemas shared by every resource: pagination, sorting, upload-date filters, search."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from backend.models import ItemStatus
+
+
+class Schema(ma.Schema):
+    """Base of all request and response schemas."""
+
+
+class AwareDateTime(fields.DateTime):
+    """ISO 8601 datetime; a date alone means its midnight, and no offset means UTC."""
+
+    default_error_messages = {
+        "invalid": "Not a valid ISO 8601 date or datetime (e.g. 2022-10-14 or "
+        "2022-10-14T23:21:47+01:00)."
+    }
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime:
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            try:
+                return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+            except ValueError:
+                raise self.make_error("invalid") from None
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat()
+
+
+class SortBy(fields.String):
+    """``+field,-other``: comma-separated fields, each with its direction.
+
+    Loads to a list of ``(field, descending)``. ``json.<dotted.path>`` is accepted where
+    ``allow_json`` is set (results).
+    """
+
+    def __init__(self, allowed: list[str], allow_json: bool = False, **kwargs: Any) -> None:
+        self.allowed = allowed
+        self.allow_json = allow_json
+        names = ", ".join(allowed + (["json.<path>"] if allow_json else []))
+        kwargs.setdefault(
+            "metadata",
+            {
+                "description": "Comma-separated sort keys, each '+' (ascending) or '-' "
+                f"(descending) followed by one of: {names}.",
+                "example": f"-{allowed[0]}",
+            },
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> list[tuple[str, bool]]:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        keys: list[tuple[str, bool]] = []
+        for part in text.split(","):
+            if len(part) < 2 or part[0] not in "+-":
+                raise ma.ValidationError(
+                    f"'{part}' needs a direction: '+{part.lstrip('+-') or 'field'}' or "
+                    f"'-{part.lstrip('+-') or 'field'}' (a '+' must be sent as %2B in URLs)."
+                )
+            name = part[1:]
+            if name in self.allowed or (self.allow_json and _valid_json_sort(name)):
+                keys.append((name, part[0] == "-"))
+            else:
+                allowed = ", ".join(self.allowed + (["json.<path>"] if self.allow_json else []))
+                raise ma.ValidationError(f"Unknown sort field '{name}'; allowed: {allowed}.")
+        return keys
+
+
+def _valid_json_sort(name: str) -> bool:
+    return bool(re.fullmatch(r"json(\.[^.\s]+)+", name))
+
+
+class PaginationArgs(Schema):
+    page = fields.Integer(
+        load_default=1, validate=validate.Range(min=1), metadata={"description": "Page (1-based)."}
+    )
+    per_page = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "Items per page (1 to 100)."},
+    )
+
+
+class UploadFilterArgs(Schema):
+    upload_before = AwareDateTime(metadata={"description": "Uploaded before this date."})
+    upload_after = AwareDateTime(metadata={"description": "Uploaded after this date."})
+
+
+class StatusArgs(Schema):
+    status = fields.Enum(
+        ItemStatus,
+        load_default=ItemStatus.approved,
+        metadata={"description": "Show approved items (default) or those on review."},
+    )
+
+
+class SearchArgs(Schema):
+    terms = fields.List(
+        fields.String(),
+        load_default=list,
+        metadata={"description": "Terms that must all appear (case-insensitive substrings)."},
+    )
+
+
+class Page(Schema):
+    """A page of a list: the items plus where the page stands in the whole list."""
+
+    total = fields.Integer(required=True, metadata={"description": "Items matching the query."})
+    page = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    has_next = fields.Boolean(required=True)
+    has_prev = fields.Boolean(required=True)
+    next_num = fields.Integer(required=True, allow_none=True)
+    prev_num = fields.Integer(required=True, allow_none=True)
+
+
+def page_of(item_schema: type[ma.Schema], name: str) -> type[Page]:
+    """The page schema listing ``item_schema`` items (e.g. ``Sites`` for ``Site``)."""
+    return type(name, (Page,), {"items": fields.List(fields.Nested(item_schema), required=True)})
+
+
+class UserRef(Schema):
+    """A user as shown inside other resources."""
+
+    sub = fields.String(dump_only=True)
+    iss = fields.String(dump_only=True)
+    email = fields.Email(dump_only=True)

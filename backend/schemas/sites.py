@@ -1,0 +1,75 @@
+"""Site and flavor bodies, responses and query arguments."""
+
+from marshmallow import fields, validate
+
+from backend.schemas.common import (
+    AwareDateTime,
+    PaginationArgs,
+    Schema,
+    SearchArgs,
+    SortBy,
+    StatusArgs,
+    UploadFilterArgs,
+    page_of,
+)
+
+SITE_SORT_FIELDS = ["name", "address", "upload_datetime", "id"]
+FLAVOR_SORT_FIELDS = ["name", "upload_datetime", "id"]
+
+
+class CreateSite(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "Name shown to the community (unique)."},
+    )
+    address = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2048),
+        metadata={"description": "Where the site is (physical or virtual address)."},
+    )
+    description = fields.String(allow_none=True, validate=validate.Length(max=10000))
+
+
+class Site(CreateSite):
+    id = fields.UUID(dump_only=True)
+    upload_datetime = AwareDateTime(dump_only=True)
+
+
+Sites = page_of(Site, "Sites")
+
+
+class SiteFilterArgs(PaginationArgs, UploadFilterArgs, StatusArgs):
+    name = fields.String()
+    address = fields.String()
+    sort_by = SortBy(SITE_SORT_FIELDS)
+
+
+class SiteSearchArgs(PaginationArgs, UploadFilterArgs, StatusArgs, SearchArgs):
+    sort_by = SortBy(SITE_SORT_FIELDS)
+
+
+class CreateFlavor(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "VM template name, unique within its site."},
+    )
+    description = fields.String(allow_none=True, validate=validate.Length(max=10000))
+
+
+class Flavor(CreateFlavor):
+    id = fields.UUID(dump_only=True)
+    upload_datetime = AwareDateTime(dump_only=True)
+
+
+Flavors = page_of(Flavor, "Flavors")
+
+
+class FlavorFilterArgs(PaginationArgs, UploadFilterArgs, StatusArgs):
+    name = fields.String()
+    sort_by = SortBy(FLAVOR_SORT_FIELDS)
+
+
+class FlavorSearchArgs(PaginationArgs, UploadFilterArgs, StatusArgs, SearchArgs):
+    sort_by = SortBy(FLAVOR_SORT_FIELDS)

@@ -1,0 +1,34 @@
+"""The one place where request changes are committed.
+
+Integrity errors become 409 with a readable message; nothing else in the code base calls
+``db.session.commit()`` on behalf of a request.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from backend.errors import Conflict
+from backend.extensions import db
+
+#: Messages for unique constraints a client can run into, by constraint-name fragment.
+CONFLICT_MESSAGES = {
+    "benchmarks_docker_image": "A benchmark with this docker_image and docker_tag exists.",
+    "sites_name": "A site with this name exists.",
+    "flavors_site_id": "This site already has a flavor with this name.",
+    "tags_name": "A tag with this name exists.",
+    "users_sub": "This user is already registered.",
+}
+
+
+def commit() -> None:
+    """Commit the session; a uniqueness or reference conflict becomes Conflict (409)."""
+    try:
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        text = str(error.orig)
+        for fragment, message in CONFLICT_MESSAGES.items():
+            if fragment in text or fragment.replace("_", ".", 1) in text:
+                raise Conflict(message) from None
+        raise Conflict("The change conflicts with existing data.") from None
