@@ -8,12 +8,13 @@ shares an entry with ``ADMIN_ENTITLEMENTS``).
 
 from __future__ import annotations
 
+import jwt
 from flaat.exceptions import FlaatException
 from flaat.user_infos import UserInfos
 from flask import current_app, g, request
 
 from backend.errors import Forbidden, Unauthorized
-from backend.extensions import db
+from backend.extensions import db, flaat
 from backend.models import User
 
 _UNSET = object()
@@ -36,10 +37,23 @@ def token_infos() -> UserInfos:
 
 
 def flaat_infos() -> UserInfos | None:
-    from backend.extensions import flaat
+    """Validate the bearer token with flaat.
 
-    if not request.headers.get("Authorization"):
+    flaat would fetch the discovery document and keys of whatever issuer a JWT names
+    before checking that the issuer is trusted; refusing untrusted issuers first keeps
+    the service from making requests to URLs chosen by the caller.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header:
         raise FlaatException("No access token")
+    token = header.removeprefix("Bearer ").strip()
+    try:
+        claimed_issuer = jwt.decode(token, options={"verify_signature": False}).get("iss", "")
+    except jwt.InvalidTokenError:
+        claimed_issuer = None  # an opaque token: flaat asks the trusted issuers
+    trusted = current_app.config["TRUSTED_OP_LIST"]
+    if claimed_issuer is not None and str(claimed_issuer).rstrip("/") not in trusted:
+        raise FlaatException(f"The token's issuer {claimed_issuer!r} is not trusted")
     return flaat.get_user_infos_from_request(request)
 
 

@@ -11,11 +11,11 @@ from jsonschema import validators
 from sqlalchemy import String, Text, UniqueConstraint, exists, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.dialects import JsonDocument
 from backend.errors import Conflict, InvalidJsonSchema, SchemaViolation
 from backend.extensions import db
 from backend.models.approval import NeedsApprove
 from backend.models.core import PkModel
-from backend.models.types import JsonDocument
 from backend.models.uploader import HasUploader
 
 

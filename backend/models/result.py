@@ -9,13 +9,16 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.dialects import JsonDocument
+from backend.errors import InvalidState, SchemaViolation
 from backend.models.benchmark import Benchmark
 from backend.models.claims import HasClaims
 from backend.models.core import PkModel
 from backend.models.site import Flavor, Site
-from backend.models.tags import HasTags
-from backend.models.types import JsonDocument, UTCDateTime
+from backend.models.tags import HasTags, Tag
+from backend.models.types import UTCDateTime
 from backend.models.uploader import HasUploader
+from backend.models.user import User
 
 
 class Result(HasClaims, HasTags, HasUploader, PkModel):
@@ -56,3 +59,40 @@ class Result(HasClaims, HasTags, HasUploader, PkModel):
 
     def __init__(self, *, flavor: Flavor, **properties: Any) -> None:
         super().__init__(flavor=flavor, site=flavor.site, **properties)
+
+    @classmethod
+    def upload(
+        cls,
+        *,
+        benchmark_id: uuid.UUID,
+        flavor_id: uuid.UUID,
+        tags_ids: list[uuid.UUID],
+        execution_datetime: datetime,
+        json: Any,
+        uploader: User,
+    ) -> Result:
+        """Check a submitted result against the catalogue and its benchmark's schema, and
+        add it to the session.
+
+        Unknown benchmark, flavor or tag: NotFound; benchmark or flavor (or its site) not
+        approved yet: InvalidState; document not matching the schema: SchemaViolation.
+        """
+        benchmark = Benchmark.get_or_404(benchmark_id)
+        flavor = Flavor.get_or_404(flavor_id)
+        for item in (benchmark, flavor, flavor.site):
+            if not item.is_approved:
+                raise InvalidState(
+                    f"The {item.resource_type} {item.id} is still on review; results can be "
+                    "uploaded once an admin approves it."
+                )
+        if not isinstance(json, dict):
+            raise SchemaViolation("The result must be a JSON object.")
+        benchmark.validate_result(json)
+        return cls.create(
+            benchmark=benchmark,
+            flavor=flavor,
+            tags=Tag.get_all_or_404(tags_ids),
+            execution_datetime=execution_datetime,
+            json=json,
+            uploader=uploader,
+        )

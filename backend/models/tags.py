@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, Uuid
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, Uuid, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
+from backend.errors import NotFound
 from backend.extensions import db
 from backend.models.core import PkModel
 
@@ -17,6 +21,18 @@ class Tag(PkModel):
 
     name: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
     description: Mapped[str | None] = mapped_column(Text)
+
+    @classmethod
+    def get_all_or_404(cls, ids: Iterable[uuid.UUID]) -> list[Tag]:
+        """The tags with these ids (duplicates ignored), or NotFound naming a missing one."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        found = {t.id: t for t in db.session.scalars(select(cls).where(cls.id.in_(wanted)))}
+        for tag_id in wanted:
+            if tag_id not in found:
+                raise NotFound(f"No tag with id {tag_id}.")
+        return [found[tag_id] for tag_id in wanted]
 
 
 results_tags = Table(

@@ -1,21 +1,13 @@
-"""Column types, and the one seam where the database dialects differ.
-
-Everything else in the models is portable SQLAlchemy. PostgreSQL stores result documents
-as JSONB (indexable with GIN, queried with jsonpath); SQLite stores JSON text and is
-queried with its JSON1 functions.
-"""
+"""Portable column types (the JSON document type lives with the other dialect
+differences in ``backend.dialects``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
-
-#: A JSON document column: JSONB on PostgreSQL, JSON text elsewhere.
-JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utc_now() -> datetime:

@@ -1,6 +1,6 @@
 """One blueprint per resource; a request to /<resource>... is handled in routes/<resource>.py."""
 
-from backend.routes import benchmarks, flavors, reports, sites, tags, users
+from backend.routes import benchmarks, flavors, reports, results, sites, tags, users
 
 API_BLUEPRINTS = [
     benchmarks.blp,
@@ -9,4 +9,5 @@ API_BLUEPRINTS = [
     tags.blp,
     users.blp,
     reports.blp,
+    results.blp,
 ]

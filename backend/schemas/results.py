@@ -1,0 +1,155 @@
+"""Result bodies, responses and query arguments, including the JSON ``filters`` language."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+import marshmallow as ma
+from marshmallow import fields
+
+from backend.schemas.benchmarks import Benchmark
+from backend.schemas.common import (
+    AwareDateTime,
+    PaginationArgs,
+    Schema,
+    SearchArgs,
+    SortBy,
+    UploadFilterArgs,
+    page_of,
+)
+from backend.schemas.sites import Flavor, Site
+from backend.schemas.tags import Tag
+
+RESULT_SORT_FIELDS = [
+    "execution_datetime",
+    "upload_datetime",
+    "id",
+    "benchmark_id",
+    "benchmark_name",
+    "site_id",
+    "site_name",
+    "site_address",
+    "flavor_id",
+    "flavor_name",
+]
+
+#: How far in the future an execution time may be, for clocks that are a little off.
+CLOCK_SKEW = timedelta(minutes=5)
+
+_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
+_FILTER_HINT = (
+    "A filter is '<path.separated.by.dots> <operator> <value>', separated by spaces "
+    "(%20 or + in URLs), with operator one of ==, >, <, >=, <=; "
+    "e.g. filters=machine.cpu.count > 4"
+)
+
+
+class JsonFilter(NamedTuple):
+    path: tuple[str, ...]
+    op: str
+    value: Any
+
+
+class JsonFilterField(fields.String):
+    """``machine.cpu.count > 4``: numbers compare as numbers, true/false as booleans,
+    anything else as text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "metadata", {"description": _FILTER_HINT, "example": "machine.cpu.count > 4"}
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> JsonFilter:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        parts = text.split(" ", 2)
+        if len(parts) != 3 or not all(parts):
+            raise ma.ValidationError(f"Malformed filter '{text}'. {_FILTER_HINT}.")
+        path, op, raw = parts
+        if op not in {"==", ">", "<", ">=", "<="}:
+            raise ma.ValidationError(f"Unknown operator '{op}' in '{text}'. {_FILTER_HINT}.")
+        keys = tuple(path.removeprefix("json.").split("."))
+        if not all(keys):
+            raise ma.ValidationError(f"Empty key in path '{path}'. {_FILTER_HINT}.")
+        raw = raw.strip()
+        parsed: Any
+        if _NUMBER.fullmatch(raw):
+            parsed = float(raw) if any(c in raw for c in ".eE") else int(raw)
+        elif raw in {"true", "false"}:
+            parsed = raw == "true"
+            if op != "==":
+                raise ma.ValidationError(f"Booleans support only '==' (in '{text}').")
+        else:
+            parsed = raw
+        return JsonFilter(keys, op, parsed)
+
+
+class Result(Schema):
+    id = fields.UUID(dump_only=True)
+    execution_datetime = AwareDateTime(dump_only=True)
+    upload_datetime = AwareDateTime(dump_only=True)
+    benchmark = fields.Nested(Benchmark, dump_only=True)
+    site = fields.Nested(Site, dump_only=True)
+    flavor = fields.Nested(Flavor, dump_only=True)
+    tags = fields.List(fields.Nested(Tag), dump_only=True)
+    json = fields.Raw(dump_only=True, metadata={"description": "The result document."})
+
+
+Results = page_of(Result, "Results")
+
+
+class ResultFilterArgs(PaginationArgs, UploadFilterArgs):
+    benchmark_id = fields.UUID()
+    site_id = fields.UUID()
+    flavor_id = fields.UUID()
+    tags_ids = fields.List(
+        fields.UUID(), load_default=list, metadata={"description": "Results carrying all these."}
+    )
+    execution_before = AwareDateTime()
+    execution_after = AwareDateTime()
+    filters = fields.List(JsonFilterField(), load_default=list)
+    sort_by = SortBy(RESULT_SORT_FIELDS, allow_json=True)
+
+
+class ResultSearchArgs(PaginationArgs, UploadFilterArgs, SearchArgs):
+    sort_by = SortBy(RESULT_SORT_FIELDS, allow_json=True)
+
+
+class ExecutionDateTime(AwareDateTime):
+    """When a benchmark ran: ISO 8601 with its time zone, and not in the future."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime:
+        parsed = fields.DateTime._deserialize(self, value, attr, data, **kwargs)
+        if parsed.tzinfo is None:
+            raise ma.ValidationError(
+                "Include the time zone, e.g. 2022-10-14T23:21:47+01:00 or 2022-10-14T22:21:47Z."
+            )
+        if parsed > datetime.now(UTC) + CLOCK_SKEW:
+            raise ma.ValidationError("The execution datetime is in the future.")
+        return parsed
+
+
+class ResultContextArgs(Schema):
+    """Where and when the uploaded result was produced."""
+
+    execution_datetime = ExecutionDateTime(required=True)
+    benchmark_id = fields.UUID(required=True)
+    flavor_id = fields.UUID(required=True)
+    tags_ids = fields.List(fields.UUID(), load_default=list)
+
+
+class ResultDocument(Schema):
+    """Any JSON object: the benchmark's own JSON Schema decides what is valid."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+
+class BatchItem(ResultContextArgs):
+    json = fields.Dict(required=True, metadata={"description": "The result document."})
+
+
+class BatchCreated(Schema):
+    ids = fields.List(fields.UUID(), required=True)
