@@ -11,29 +11,31 @@ from __future__ import annotations
 import jwt
 from flaat.exceptions import FlaatException
 from flaat.user_infos import UserInfos
-from flask import current_app, g, request
+from flask import current_app, request
 
 from backend.errors import Forbidden, Unauthorized
 from backend.extensions import db, flaat
 from backend.models import User
 
-_UNSET = object()
+
+def _request_cache() -> dict:
+    """Per-request memo of who the caller is (the request, not ``g``: an app context may
+    outlive a request)."""
+    return request.environ.setdefault("backend.auth", {})
 
 
 def token_infos() -> UserInfos:
     """The caller's validated token claims, or Unauthorized (401)."""
-    infos = g.get("token_infos", _UNSET)
-    if infos is _UNSET:
+    cache = _request_cache()
+    if "infos" not in cache:
         try:
-            infos = flaat_infos()
+            cache["infos"] = flaat_infos()
         except FlaatException as error:
-            g.token_error = str(error)
-            infos = None
-        g.token_infos = infos
-    if infos is None:
-        reason = g.get("token_error") or "No valid access token"
+            cache["infos"], cache["error"] = None, str(error)
+    if cache["infos"] is None:
+        reason = cache.get("error") or "No valid access token"
         raise Unauthorized(f"{reason}. Send 'Authorization: Bearer <OIDC access token>'.")
-    return infos
+    return cache["infos"]
 
 
 def flaat_infos() -> UserInfos | None:
@@ -63,7 +65,8 @@ def has_token() -> bool:
 
 def current_user() -> User:
     """The registered user behind the token: 401 without a token, 403 if not registered."""
-    user = g.get("current_user")
+    cache = _request_cache()
+    user = cache.get("user")
     if user is None:
         infos = token_infos()
         user = db.session.execute(
@@ -71,7 +74,7 @@ def current_user() -> User:
         ).scalar_one_or_none()
         if user is None:
             raise Forbidden("You are not registered; register first with POST /users:register.")
-        g.current_user = user
+        cache["user"] = user
     return user
 
 
