@@ -28,7 +28,7 @@ class NeedsApprove:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if not getattr(cls, "__abstract__", False):
+        if not cls.__dict__.get("__abstract__", False):
             NeedsApprove.approvable_models.append(cls)
 
     @declared_attr

@@ -7,11 +7,13 @@ from sqlalchemy import delete, select
 from backend import auth
 from backend.errors import DomainError, InvalidArguments, NotFound
 from backend.extensions import db
-from backend.models import Claim, User
+from backend.models import Claim, Result, User
 from backend.queries import filter_equal, paginate, search, sort
 from backend.routes.blueprint import Blueprint
 from backend.routes.reports import list_claims
+from backend.routes.results import list_page, select_results
 from backend.schemas.reports import ClaimFilterArgs, Claims
+from backend.schemas.results import ResultFilterArgs, Results
 from backend.schemas.users import User as UserSchema
 from backend.schemas.users import UserFilterArgs, UserRemoveArgs, Users, UserSearchArgs
 from backend.unit_of_work import commit
@@ -85,6 +87,16 @@ def update_self():
 @blp.response(204)
 def try_admin():
     """Answer 204 if you are an administrator"""
+
+
+@blp.route("/users/self/results", methods=["GET"])
+@blp.access("user")
+@blp.arguments(ResultFilterArgs, location="query")
+@blp.response(200, Results)
+def list_own_results(args):
+    """List the results you uploaded, claimed ones included (every /results filter applies)"""
+    stmt = select_results(include_hidden=True).where(Result.uploader_id == auth.current_user().id)
+    return list_page(args, stmt)
 
 
 @blp.route("/users/self/claims", methods=["GET"])
