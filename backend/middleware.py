@@ -1,0 +1,131 @@
+"""What stands between the reverse proxy, the browser and the views.
+
+- ``X-Forwarded-*`` headers are honoured only as far as ``PROXY_FIX_*`` says (werkzeug's
+  ProxyFix), so behind a proxy the service sees the client's address and scheme and can live
+  under a path prefix such as ``/api/v1``; the OpenAPI document's ``servers`` entry then
+  names that prefix, so Swagger UI's "Try it out" calls the right URLs.
+- CORS for the origins in ``CORS_ORIGINS`` (none by default). A few lines rather than
+  flask-cors: the API needs one policy for every path (bearer tokens, no cookies), and this
+  way it is all in view.
+- Security headers on every response; the CSP allows exactly what the locally served
+  Swagger UI needs (its scripts and styles from this origin, plus the inline styles it
+  injects at run time).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, json, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend.extensions import api
+
+SPEC_ENDPOINT = "api-docs.openapi_json"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
+CORS_EXPOSE_HEADERS = "X-Request-ID"
+CORS_MAX_AGE_SECONDS = 600
+
+
+def register_middleware(app: Flask) -> None:
+    """Proxy headers, CORS, security headers and the prefix-aware OpenAPI document."""
+    trust_proxy_headers(app)
+    allow_cross_origin_requests(app)
+    add_security_headers(app)
+    serve_spec_with_servers(app)
+
+
+def trust_proxy_headers(app: Flask) -> None:
+    """Wrap the WSGI app in ProxyFix when any PROXY_FIX_* count is set."""
+    counts = {
+        argument: app.config[f"PROXY_FIX_{argument.upper()}"]
+        for argument in ("x_for", "x_proto", "x_host", "x_port", "x_prefix")
+    }
+    if any(counts.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **counts)  # type: ignore[method-assign]
+
+
+def allow_cross_origin_requests(app: Flask) -> None:
+    """Answer preflights and add CORS headers for the origins in CORS_ORIGINS."""
+    origins = {origin.rstrip("/") for origin in app.config["CORS_ORIGINS"]}
+    if not origins:
+        return
+
+    def allowed(origin: str | None) -> bool:
+        return bool(origin) and ("*" in origins or origin in origins)
+
+    @app.before_request
+    def answer_preflight() -> Response | None:
+        is_preflight = (
+            request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+        )
+        if not is_preflight or request.url_rule is None:
+            return None
+        if not allowed(request.headers.get("Origin")):
+            return None
+        response = current_app.make_response(("", 204))
+        response.headers["Access-Control-Allow-Methods"] = CORS_ALLOW_METHODS
+        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+        response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_SECONDS)
+        return response
+
+    @app.after_request
+    def add_cors_headers(response: Response) -> Response:
+        response.vary.add("Origin")
+        origin = request.headers.get("Origin")
+        if allowed(origin):
+            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+        return response
+
+
+def add_security_headers(app: Flask) -> None:
+    """Set SECURITY_HEADERS on every response that does not set them itself."""
+
+    @app.after_request
+    def set_security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def serve_spec_with_servers(app: Flask) -> None:
+    """Serve the OpenAPI document with ``servers`` naming the prefix the request came by.
+
+    flask-smorest builds the document once and serves it as is; this replaces its view with
+    one that adds ``servers: [{"url": <script root>}]`` per request (a relative URL, so
+    scheme and host stay whatever the client used), on a copy of the document built once.
+    """
+    spec = api.spec
+    document: dict = {}
+
+    def openapi_json() -> Response:
+        if not document:
+            document.update(spec.to_dict())
+        body = {**document, "servers": [{"url": request.script_root or "/"}]}
+        return current_app.response_class(
+            json.dumps(body, indent=2, sort_keys=False), mimetype="application/json"
+        )
+
+    app.view_functions[SPEC_ENDPOINT] = openapi_json
