@@ -43,10 +43,18 @@ def ensure_venv(extras: str) -> None:
     stamp = VENV / f".installed-{extras or 'base'}"
     if stamp.exists() and stamp.read_text() == digest:
         return
-    print("Installing the project and its dependencies ...", flush=True)
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    print("Installing the project and its dependencies (a minute or two) ...", flush=True)
     target = f".[{extras}]" if extras else "."
-    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", target)
+    for command in (["--upgrade", "pip"], ["-e", target]):
+        done = subprocess.run(
+            [str(PYTHON), "-m", "pip", "install", "--quiet", *command],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
+            sys.exit(f"pip install {' '.join(command)} failed (output above).")
     stamp.write_text(digest)
 
 
@@ -77,6 +85,7 @@ def demo() -> int:
     env = {
         **os.environ,
         "APP_ENV": "development",
+        "LOG_FORMAT": "text",
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'performance.db'}"),
         "TRUSTED_OP_LIST": issuer_url,
         "ADMIN_ENTITLEMENTS": ADMIN_ENTITLEMENT,
@@ -107,7 +116,8 @@ def demo() -> int:
         )
         run(*flask, "import", users, env=env)
         demo_data = ROOT / "backend" / "devtools" / "sample_data" / "demo.jsonl"
-        run(*flask, "import", demo_data, "--uploader", "demo-user", issuer_url, env=env)
+        run(*flask, "import", demo_data, "--skip-existing-results",
+            "--uploader", "demo-user", issuer_url, env=env)  # fmt: skip
 
         def mint(sub: str, *extra: str) -> str:
             return subprocess.run(

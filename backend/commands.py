@@ -2,8 +2,64 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+import click
 from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from backend import bulk_commands
+from backend.errors import first_line
+from backend.extensions import db
+from backend.notifications.cli import notifications_cli
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: Flask) -> None:
     """Attach the CLI commands to the app."""
+    app.cli.add_command(db_wait)
+    app.cli.add_command(notifications_cli)
+    bulk_commands.register(app)
+
+
+@click.command("db-wait")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    help="Seconds to keep trying before giving up.",
+)
+@with_appcontext
+def db_wait(timeout: float) -> None:
+    """Wait until the database accepts connections, then exit 0 (1 after TIMEOUT seconds).
+
+    The container entrypoint runs this before migrating: at a stack's first start the
+    database container takes a while to accept connections.
+    """
+    where = db.engine.url.render_as_string(hide_password=True)
+    deadline = time.monotonic() + timeout
+    logger.info("Waiting up to %g s for the database at %s", timeout, where)
+    while True:
+        try:
+            with db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as error:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                logger.error(
+                    "Gave up: the database at %s was not reachable within %g s (%s). "
+                    "Check DATABASE_URL and that the database server is running.",
+                    where,
+                    timeout,
+                    first_line(error.orig or error),
+                )
+                raise SystemExit(1) from None
+            time.sleep(min(1.0, remaining))
+        else:
+            logger.info("The database at %s is reachable", where)
+            return

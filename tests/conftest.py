@@ -11,12 +11,12 @@ import uuid
 
 import flask_migrate
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from backend import create_app
+from backend.devtools.databases import throwaway_database
 from backend.devtools.oidc_issuer import LocalIssuer
 from backend.extensions import db
-from backend.settings import database_uri
+from backend.models import result_counts
 from factories import UserFactory
 
 ADMIN_ENTITLEMENT = "urn:mace:egi.eu:group:perf.eosc:role=admin"
@@ -25,19 +25,10 @@ ADMIN_ENTITLEMENT = "urn:mace:egi.eu:group:perf.eosc:role=admin"
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """A throw-away database for this test run (and xdist worker), dropped at the end."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        return
-    server = make_url(database_uri(base))
-    name = f"test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin_engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin_engine.dispose()
+    with throwaway_database(
+        os.environ.get("TEST_DATABASE_URL"), tmp_path_factory.mktemp("db"), f"test_{os.getpid()}"
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +54,7 @@ def app_settings(database_url, issuer):
         "ADMIN_ENTITLEMENTS": [ADMIN_ENTITLEMENT],
         "IMAGE_VALIDATION": "off",
         "MAIL_SERVER": None,
+        "NOTIFICATIONS_DELIVERY": "off",
     }
 
 
@@ -83,6 +75,9 @@ def app_context(request, app):
         with db.engine.begin() as connection:
             for table in reversed(db.metadata.sorted_tables):
                 connection.execute(table.delete())
+        with db.engine.begin() as connection:
+            # PostgreSQL folds counter deltas in at commit: those of the rows just deleted.
+            connection.execute(result_counts.delete())
 
 
 @pytest.fixture
