@@ -9,9 +9,13 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from backend import settings
+from backend import notifications, settings
 from backend.errors import register_error_handlers
 from backend.extensions import api, db, flaat, mail, migrate
+from backend.json_provider import OrjsonProvider
+from backend.middleware import register_middleware
+from backend.observability import register_observability
+from backend.read_routing import register_read_routing
 
 API_TITLE = "EOSC Performance API"
 API_VERSION = "1.3.0"
@@ -23,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None, **overrides: Any) -> Flask:
     Tests and tools pass overrides; production passes nothing and uses the environment.
     """
     app = Flask(__name__, instance_relative_config=False)
+    app.json = OrjsonProvider(app)
     app.config.update(settings.load())
     app.config.update(config or {}, **overrides)
     settings.finalize(app.config, app.instance_path)
@@ -31,6 +36,9 @@ def create_app(config: dict[str, Any] | None = None, **overrides: Any) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    register_observability(app)
+    register_middleware(app)
+    register_read_routing(app)
     return app
 
 
@@ -45,7 +53,6 @@ def register_extensions(app: Flask) -> None:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="api-spec.json",
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         FLAAT_REQUEST_TIMEOUT=app.config["OIDC_REQUEST_TIMEOUT"],
         API_SPEC_OPTIONS={
             "info": {
@@ -61,17 +68,12 @@ def register_extensions(app: Flask) -> None:
         },
     )
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     flaat.init_app(app)
     app.config["TRUSTED_OP_LIST"] = list(app.config["TRUSTED_OP_LIST"])
     mail.init_app(app)
+    notifications.init_app(app)
     api.init_app(app)
-
-
-def _migrations_dir():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent.parent / "migrations"
 
 
 @event.listens_for(Engine, "connect")
@@ -88,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.routes.blueprint import UUIDConverter
 
     app.url_map.converters["uuid"] = UUIDConverter
+    api.register_converter(UUIDConverter, lambda converter: {"type": "string", "format": "uuid"})
 
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)

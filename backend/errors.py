@@ -1,7 +1,7 @@
 """Domain errors and the one layer that turns every error into the API's JSON shape.
 
 Models and services raise these; they know nothing of HTTP. ``register_error_handlers``
-maps them (and werkzeug's and webargs' errors) onto flask-smorest's error body
+maps them (and werkzeug's, webargs' and the database's errors) onto flask-smorest's error body
 ``{"code", "status", "message", "errors"}`` so clients see one shape everywhere.
 """
 
@@ -12,6 +12,8 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -98,9 +100,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
-        return jsonify(
-            error_body(error.status_code, error.message, error.errors)
-        ), error.status_code
+        response = jsonify(error_body(error.status_code, error.message, error.errors))
+        if error.status_code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response, error.status_code
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
@@ -111,6 +114,10 @@ def register_error_handlers(app: Flask) -> None:
         if errors and code == 422:
             message = "The request arguments are invalid: " + _summarize(errors)
         response = jsonify(error_body(code, message, errors))
+        # Keep the headers the status requires (Allow on 405, Retry-After on 429...).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
         for name, value in (data.get("headers") or {}).items():
             response.headers[name] = value
         return response, code
@@ -121,6 +128,53 @@ def register_error_handlers(app: Flask) -> None:
         return jsonify(
             error_body(500, "Internal server error; this is a bug, please report it.")
         ), 500
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def handle_database_error(error: Exception):
+        """A database that is down, restarting or saturated is a 503 the client may retry,
+        not a bug (500); any other database error is one."""
+        if not database_unavailable(error):
+            return handle_unexpected(error)
+        logger.warning("Database unavailable: %s", first_line(error))
+        return jsonify(
+            error_body(503, "The database is unavailable right now; please retry shortly.")
+        ), 503
+
+
+#: SQLSTATE classes that mean "not now" rather than "never": connection exception,
+#: transaction rollback (deadlock, serialization), insufficient resources (too many
+#: connections), operator intervention (shutdown, starting up, statement timeout).
+_RETRYABLE_SQLSTATE_CLASSES = {"08", "40", "53", "57"}
+_RETRYABLE_SQLITE_ERRORS = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN"}
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether a database error says the database cannot serve right now (503).
+
+    DB-API's OperationalError also covers lasting faults (a value too large for an index,
+    SQLite's "no such table"), which stay 500s: retrying would not help.
+    """
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    sqlstate = getattr(error.orig, "pgcode", None)
+    if sqlstate is not None:
+        return sqlstate[:2] in _RETRYABLE_SQLSTATE_CLASSES
+    sqlite_error = getattr(error.orig, "sqlite_errorname", None)
+    if sqlite_error is not None:
+        return sqlite_error in _RETRYABLE_SQLITE_ERRORS
+    return True  # no SQLSTATE: the driver could not reach the server
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (database errors append SQL and a link)."""
+    return next(iter(str(error).splitlines()), type(error).__name__)
 
 
 def _summarize(errors: dict[str, Any]) -> str:

@@ -9,6 +9,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from backend.read_routing import RoutingSession
+
 
 class Base(DeclarativeBase):
     """Declarative base whose constraint names are stable, so Alembic can alter them."""
@@ -36,7 +38,7 @@ def schema_name(schema) -> str:
 
 
 api = Api(spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)})
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 migrate = Migrate()
 flaat = Flaat()
 mail = Mail()

@@ -12,7 +12,7 @@ A list view calls them in sequence, top to bottom:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_
@@ -83,13 +83,23 @@ def count(stmt: Select) -> int:
 
 
 def paginate(
-    stmt: Select, args: Mapping[str, Any], *, total: int | None = None, rows: bool = False
+    stmt: Select,
+    args: Mapping[str, Any],
+    *,
+    total: int | None = None,
+    rows: bool = False,
+    first_try: Select | None = None,
+    load: Callable[[Select], list[Any]] | None = None,
 ) -> dict[str, Any]:
     """One page of ``stmt`` plus the v1 pagination fields.
 
     ``rows=True`` returns rows rather than the first column's objects (for multi-column
     selects). A page past the last one is an error (422) rather than an empty page, so that a client
     with a wrong page number learns it; the first page of an empty list is fine.
+    ``first_try`` is a cheaper statement that gives the same page as ``stmt`` whenever it
+    gives a full page (an index that covers the head of the order); on a short page
+    ``stmt`` answers. ``load`` turns the page statement (LIMIT/OFFSET applied) into the
+    page's items, for lists that read their rows their own way (backend.result_pages).
     """
     page, per_page = args["page"], args["per_page"]
     if total is None:
@@ -100,9 +110,19 @@ def paginate(
             f"Page {page} is past the last page ({max(pages, 1)}) for per_page={per_page}.",
             errors={"query": {"page": [f"Must be between 1 and {max(pages, 1)}."]}},
         )
-    result = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
+
+    def fetch(statement: Select) -> list[Any]:
+        statement = statement.limit(per_page).offset((page - 1) * per_page)
+        if load is not None:
+            return load(statement)
+        result = db.session.execute(statement)
+        return result.all() if rows else result.unique().scalars().all()
+
+    items = fetch(first_try) if first_try is not None else []
+    if first_try is None or len(items) < per_page:
+        items = fetch(stmt)
     return {
-        "items": result.all() if rows else result.unique().scalars().all(),
+        "items": items,
         "total": total,
         "page": page,
         "pages": pages,

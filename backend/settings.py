@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from environs import Env
+from sqlalchemy import make_url
+
+from backend.json_provider import loads as json_loads
 
 PRODUCTION = "production"
+#: The repository, when the service runs from a checkout.
+_CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 class SettingsError(RuntimeError):
@@ -49,6 +54,16 @@ def load() -> dict[str, Any]:
         "DATABASE_URL": _secret(env, "DATABASE_URL"),
         # Optional read replica for GET requests (see docs/scaling.md).
         "DATABASE_READ_URL": _secret(env, "DATABASE_READ_URL"),
+        # Seconds a client reads from the primary after its own write (replicas lag).
+        "READ_YOUR_WRITES_SECONDS": env.float("READ_YOUR_WRITES_SECONDS", 10.0),
+        # Password for DATABASE_URL when it is kept out of the URL: compose gives the same
+        # secret file to PostgreSQL (POSTGRES_PASSWORD_FILE) and to the service.
+        "DATABASE_PASSWORD": _secret(env, "DATABASE_PASSWORD"),
+        # Seconds to wait for a PostgreSQL connection before answering 503 (never a hung
+        # worker while the database is unreachable).
+        "DB_CONNECT_TIMEOUT": env.int("DB_CONNECT_TIMEOUT", 5),
+        # Folder of the Alembic migrations; the container image keeps them in /app/migrations.
+        "MIGRATIONS_DIR": env.str("MIGRATIONS_DIR", str(_CHECKOUT / "migrations")),
         # Comma-separated OIDC issuer URLs whose tokens are accepted.
         "TRUSTED_OP_LIST": _list(env, "TRUSTED_OP_LIST"),
         # Comma-separated eduperson_entitlement values that make a registered user admin.
@@ -67,6 +82,25 @@ def load() -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": env.int("MAX_CONTENT_LENGTH", 1024 * 1024),
         # Log level of the application's loggers.
         "LOG_LEVEL": env.str("LOG_LEVEL", "INFO"),
+        # "json" (default): one JSON object per log line, with the request id; "text" for
+        # people reading a terminal.
+        "LOG_FORMAT": env.str("LOG_FORMAT", "json"),
+        # Serve Prometheus metrics at /metrics (keep that path away from the public proxy).
+        "METRICS_ENABLED": env.bool("METRICS_ENABLED", False),
+        # Folder for prometheus_client's multi-process mode (several gunicorn workers). The
+        # library reads this variable itself, so it must be in the environment, not an override.
+        "PROMETHEUS_MULTIPROC_DIR": env.str("PROMETHEUS_MULTIPROC_DIR", None),
+        # Comma-separated browser origins allowed to call the API (CORS), e.g.
+        # https://perf.example.org; "*" allows any. Empty (default): no CORS headers.
+        "CORS_ORIGINS": _list(env, "CORS_ORIGINS"),
+        # How many proxies in front set each X-Forwarded-* header (werkzeug ProxyFix). 0, the
+        # default, ignores the header: trust it only when a proxy you run sets it.
+        "PROXY_FIX_X_FOR": env.int("PROXY_FIX_X_FOR", 0),
+        "PROXY_FIX_X_PROTO": env.int("PROXY_FIX_X_PROTO", 0),
+        "PROXY_FIX_X_HOST": env.int("PROXY_FIX_X_HOST", 0),
+        "PROXY_FIX_X_PORT": env.int("PROXY_FIX_X_PORT", 0),
+        # X-Forwarded-Prefix: serve under a path such as /api/v1 (Swagger UI and the spec follow).
+        "PROXY_FIX_X_PREFIX": env.int("PROXY_FIX_X_PREFIX", 0),
         # SMTP relay for notifications; without MAIL_SERVER, messages go to the log.
         "MAIL_SERVER": env.str("MAIL_SERVER", None),
         "MAIL_PORT": env.int("MAIL_PORT", 25),
@@ -77,6 +111,18 @@ def load() -> dict[str, Any]:
         # Sender address of notifications, and the support address copied on submissions.
         "MAIL_FROM": env.str("MAIL_FROM", "no-reply@localhost"),
         "MAIL_SUPPORT": env.str("MAIL_SUPPORT", None),
+        # Seconds the deliverer waits for the SMTP server to connect or answer a command.
+        "MAIL_TIMEOUT": env.float("MAIL_TIMEOUT", 10.0),
+        # "thread" (default): each process delivers the outbox in a background thread;
+        # "off": only `flask notifications deliver` sends (see docs/notifications.md).
+        "NOTIFICATIONS_DELIVERY": env.str("NOTIFICATIONS_DELIVERY", "thread"),
+        # Seconds between two looks at the outbox when no commit wakes the deliverer.
+        "NOTIFICATIONS_POLL_SECONDS": env.float("NOTIFICATIONS_POLL_SECONDS", 5.0),
+        # Seconds before the first retry of a failed message; doubles up to the maximum.
+        "NOTIFICATIONS_RETRY_SECONDS": env.float("NOTIFICATIONS_RETRY_SECONDS", 30.0),
+        "NOTIFICATIONS_RETRY_MAX_SECONDS": env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", 3600.0),
+        # Attempts after which a message is given up (kept in the outbox with its error).
+        "NOTIFICATIONS_MAX_ATTEMPTS": env.int("NOTIFICATIONS_MAX_ATTEMPTS", 72),
     }
     return settings
 
@@ -107,7 +153,33 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         raise SettingsError(f"IMAGE_VALIDATION must be 'on' or 'off', not {validation!r}.")
     config["IMAGE_VALIDATION"] = validation in {"on", "true", "1"}
     config["SQLALCHEMY_DATABASE_URI"] = database_uri(config["DATABASE_URL"])
+    if config.get("DATABASE_PASSWORD"):
+        config["SQLALCHEMY_DATABASE_URI"] = (
+            make_url(config["SQLALCHEMY_DATABASE_URI"])
+            .set(password=config["DATABASE_PASSWORD"])
+            .render_as_string(hide_password=False)
+        )
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config)
+    config["SQLALCHEMY_BINDS"] = read_replica_binds(config)
+    if str(config.get("LOG_FORMAT", "json")).lower() not in {"json", "text"}:
+        raise SettingsError(f"LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}.")
+    finalize_mail(config)
     config["TRUSTED_OP_LIST"] = [iss.rstrip("/") for iss in config["TRUSTED_OP_LIST"]]
+
+
+def finalize_mail(config: dict[str, Any]) -> None:
+    """Map the MAIL_ settings onto flask-mailman's: SMTP when MAIL_SERVER is set, else a
+    backend that writes messages to the log, so that nothing else must run."""
+    if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
+        raise SettingsError("MAIL_USE_TLS and MAIL_USE_SSL exclude each other; set only one.")
+    config["MAIL_BACKEND"] = config.get("MAIL_BACKEND") or (
+        "smtp" if config.get("MAIL_SERVER") else "backend.notifications.log_backend.EmailBackend"
+    )
+    config["MAIL_DEFAULT_SENDER"] = config["MAIL_FROM"]
+    delivery = str(config.get("NOTIFICATIONS_DELIVERY", "thread")).lower()
+    if delivery not in {"thread", "off"}:
+        raise SettingsError(f"NOTIFICATIONS_DELIVERY must be 'thread' or 'off', not {delivery!r}.")
+    config["NOTIFICATIONS_DELIVERY"] = delivery
 
 
 def database_uri(url: str) -> str:
@@ -117,3 +189,40 @@ def database_uri(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url.removeprefix(prefix)
     return url
+
+
+def read_replica_binds(config: dict[str, Any]) -> dict[str, Any]:
+    """The replica engine (bind key "replica", see backend.read_routing) when
+    DATABASE_READ_URL is set; it takes DATABASE_PASSWORD like the primary."""
+    if not config.get("DATABASE_READ_URL"):
+        return {}
+    url = database_uri(config["DATABASE_READ_URL"])
+    if config.get("DATABASE_PASSWORD"):
+        url = (
+            make_url(url)
+            .set(password=config["DATABASE_PASSWORD"])
+            .render_as_string(hide_password=False)
+        )
+    options = engine_options({**config, "SQLALCHEMY_DATABASE_URI": url})
+    return {"replica": {"url": url, **options}}
+
+
+def engine_options(config: dict[str, Any]) -> dict[str, Any]:
+    """SQLAlchemy engine options. Pre-ping replaces connections that died while the database
+    was away, so the service recovers by itself; on PostgreSQL a connect timeout and TCP
+    keepalives bound how long a request can wait for an unreachable server (then 503)."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # Documents are parsed by orjson (a page of results holds 100 of them).
+        options["json_deserializer"] = json_loads
+        options["connect_args"] = {
+            "connect_timeout": config.get("DB_CONNECT_TIMEOUT", 5),
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            # JIT compilation adds tens of milliseconds to the queries the planner thinks
+            # big (counts of large lists) and never pays off for short requests.
+            "options": "-c jit=off",
+        }
+    return options

@@ -5,6 +5,7 @@ from backend.models.approval import ItemStatus, NeedsApprove, pending_submits
 from backend.models.benchmark import Benchmark
 from backend.models.claims import Claim, HasClaims
 from backend.models.result import Result
+from backend.models.result_index import result_counts, result_numbers
 from backend.models.site import Flavor, Site
 from backend.models.tags import HasTags, Tag, results_tags
 from backend.models.uploader import HasUploader
@@ -24,5 +25,7 @@ __all__ = [
     "Tag",
     "User",
     "pending_submits",
+    "result_counts",
+    "result_numbers",
     "results_tags",
 ]

@@ -2,12 +2,16 @@
 
 A pending submit is simply a resource whose status is ``on_review``; there is no second
 table to keep in step. ``/reports/submits`` reads the union of all such resources.
+
+Submitting, approving and rejecting notify the uploader (``backend.notifications.events``,
+imported where used because the notifications package imports the models).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+import uuid
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import Enum, literal, select, union_all
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -44,18 +48,36 @@ class NeedsApprove:
     def is_approved(self) -> bool:
         return self.status == ItemStatus.approved
 
+    @classmethod
+    def submit(cls, **properties: Any) -> Self:
+        """Create the resource on review and tell its uploader (cc support) it arrived.
+
+        Items created approved (imports, fixtures) use ``create`` and send nothing.
+        """
+        from backend.notifications import events
+
+        resource = cls.create(id=uuid.uuid4(), status=ItemStatus.on_review, **properties)
+        events.resource_submitted(resource)
+        return resource
+
     def approve(self) -> None:
+        from backend.notifications import events
+
         if self.is_approved:
             raise AlreadyApproved(f"This {self.resource_type} is already approved.")
         self.status = ItemStatus.approved
+        events.resource_approved(self)
 
     def reject(self) -> None:
         """Delete a pending submission; approved items must be deleted explicitly."""
+        from backend.notifications import events
+
         if self.is_approved:
             raise AlreadyApproved(
                 f"This {self.resource_type} is approved; use DELETE to remove it."
             )
         self.delete()
+        events.resource_rejected(self)
 
 
 def pending_submits() -> Subquery:

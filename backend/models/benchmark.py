@@ -52,9 +52,9 @@ class Benchmark(NeedsApprove, HasUploader, PkModel):
 
     def validate_result(self, document: Any) -> None:
         """Raise SchemaViolation naming each failing JSON path if ``document`` is invalid."""
-        validator = compiled_validator(canonical_json(self.json_schema))
         errors = sorted(
-            validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))
+            self._validator().iter_errors(document),
+            key=lambda e: list(map(str, e.absolute_path)),
         )
         if errors:
             details = {json_path(e): [e.message] for e in errors}
@@ -64,6 +64,17 @@ class Benchmark(NeedsApprove, HasUploader, PkModel):
                 f"{json_path(first)}: {first.message}",
                 errors={"json": details},
             )
+
+    def _validator(self):
+        """The compiled validator of the current schema, found once per schema object:
+        serialising a schema to look it up costs about as much as validating a small
+        result, and an import validates thousands per second. (The schema is replaced,
+        never changed in place, when a benchmark is updated.)"""
+        schema = self.json_schema
+        memo = getattr(self, "_validator_memo", None)
+        if memo is None or memo[0] is not schema:
+            memo = self._validator_memo = (schema, compiled_validator(canonical_json(schema)))
+        return memo[1]
 
     def delete(self) -> None:
         from backend.models.result import Result

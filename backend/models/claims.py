@@ -32,11 +32,14 @@ class Claim(NeedsApprove, HasUploader, PkModel):
     resource: Mapped[Result] = relationship("Result", back_populates="claims")
 
     def reject(self) -> None:
+        from backend.notifications import events
+
         super().reject()
         result = self.resource
         others = select(exists().where(Claim.resource_id == result.id, Claim.id != self.id))
         if not db.session.scalar(others):
             result.hidden = False
+            events.claim_rejected_result_restored(result)
 
 
 class HasClaims:
@@ -53,6 +56,10 @@ class HasClaims:
         )
 
     def claim(self, message: str, uploader: User) -> Claim:
-        claim = Claim.create(message=message, uploader=uploader, resource=self)
+        """Report the resource as wrong: hide it and tell its uploader (cc support)."""
+        from backend.notifications import events
+
+        claim = Claim.create(id=uuid.uuid4(), message=message, uploader=uploader, resource=self)
         self.hidden = True
+        events.result_claimed(self, claim)
         return claim

@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Uuid
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, Uuid, text
+from sqlalchemy.orm import Mapped, joinedload, lazyload, mapped_column, relationship
 
 from backend.dialects import JsonDocument
 from backend.errors import InvalidState, SchemaViolation
@@ -26,7 +26,14 @@ class Result(HasClaims, HasTags, HasUploader, PkModel):
 
     __tablename__ = "results"
     __table_args__ = (
-        Index("ix_results_execution_datetime_id", "execution_datetime", "id"),
+        # Lists show visible results only: a deep page is an index-only walk of this one.
+        Index(
+            "ix_results_execution_datetime_id",
+            "execution_datetime",
+            "id",
+            postgresql_where=text("NOT hidden"),
+            sqlite_where=text("NOT hidden"),
+        ),
         Index(
             "ix_results_benchmark_id_execution_datetime_id",
             "benchmark_id",
@@ -77,8 +84,29 @@ class Result(HasClaims, HasTags, HasUploader, PkModel):
         Unknown benchmark, flavor or tag: NotFound; benchmark or flavor (or its site) not
         approved yet: InvalidState; document not matching the schema: SchemaViolation.
         """
-        benchmark = Benchmark.get_or_404(benchmark_id)
-        flavor = Flavor.get_or_404(flavor_id)
+        # Only what the checks read: the models' default eager loads join every uploader.
+        benchmark = Benchmark.get_or_404(benchmark_id, options=[lazyload("*")])
+        flavor = Flavor.get_or_404(
+            flavor_id, options=[joinedload(Flavor.site).lazyload("*"), lazyload("*")]
+        )
+        cls.check_upload(benchmark, flavor, json)
+        return cls.create(
+            benchmark=benchmark,
+            flavor=flavor,
+            tags=Tag.get_all_or_404(tags_ids),
+            execution_datetime=execution_datetime,
+            json=json,
+            uploader=uploader,
+        )
+
+    @staticmethod
+    def check_upload(benchmark: Benchmark, flavor: Flavor, json: Any) -> None:
+        """Raise unless ``json`` may be stored as a result of ``benchmark`` on ``flavor``.
+
+        The one set of rules for every way in (the API and ``flask import``): benchmark,
+        flavor and its site approved (else InvalidState), and a JSON object matching the
+        benchmark's schema (else SchemaViolation).
+        """
         for item in (benchmark, flavor, flavor.site):
             if not item.is_approved:
                 raise InvalidState(
@@ -88,11 +116,3 @@ class Result(HasClaims, HasTags, HasUploader, PkModel):
         if not isinstance(json, dict):
             raise SchemaViolation("The result must be a JSON object.")
         benchmark.validate_result(json)
-        return cls.create(
-            benchmark=benchmark,
-            flavor=flavor,
-            tags=Tag.get_all_or_404(tags_ids),
-            execution_datetime=execution_datetime,
-            json=json,
-            uploader=uploader,
-        )

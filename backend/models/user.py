@@ -31,6 +31,24 @@ class User(db.Model):
     )
 
     @classmethod
+    def register(cls, sub: str, iss: str, email: str) -> User:
+        """Add a new user to the session and welcome them by email (sent after commit)."""
+        from backend.notifications import events
+
+        user = cls(id=uuid.uuid4(), sub=sub, iss=iss.rstrip("/"), email=email)
+        db.session.add(user)
+        events.user_welcome(user)
+        return user
+
+    def change_email(self, email: str) -> None:
+        """Store a new email address and confirm it there; the same address sends nothing."""
+        from backend.notifications import events
+
+        if email != self.email:
+            self.email = email
+            events.email_updated(self)
+
+    @classmethod
     def find(cls, sub: str, iss: str) -> User | None:
         return db.session.execute(
             db.select(cls).where(cls.sub == sub, cls.iss == iss.rstrip("/"))

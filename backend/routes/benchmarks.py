@@ -76,7 +76,7 @@ def create_benchmark(body):
     `$schema` says); results are validated against it on upload.
     """
     check_image(body["docker_image"], body["docker_tag"])
-    benchmark = Benchmark.create(**body, uploader=auth.current_user())
+    benchmark = Benchmark.submit(**body, uploader=auth.current_user())
     commit()
     return benchmark
 

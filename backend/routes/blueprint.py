@@ -2,6 +2,8 @@
 
 - Unknown query arguments are errors (422), not silently ignored.
 - Array arguments accept both ``tags_ids=a&tags_ids=b`` and axios' ``tags_ids[]=a``.
+- JSON bodies are strict JSON (no ``NaN``/``Infinity``: 400), and text holding a NUL
+  character is refused (422) wherever it appears: PostgreSQL can store neither.
 - Rules are full paths (``/benchmarks:search``): v1's colon custom methods cannot be
   joined onto a url_prefix.
 - ``@blp.access(level)`` checks the caller before the arguments are parsed, and writes
@@ -11,13 +13,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
+from typing import Any, NoReturn
 
 import flask_smorest
 import marshmallow as ma
-from webargs.flaskparser import FlaskParser
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
@@ -46,6 +51,42 @@ class StrictParser(FlaskParser):
         for key, value in req.args.items(multi=True):
             args.add(key.removesuffix("[]"), value)
         return self._makeproxy(args, schema)
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        body = req.get_data(cache=True)
+        try:
+            return json.loads(body, parse_constant=_refuse_json_constant)
+        except RecursionError:
+            raise json.JSONDecodeError("JSON nested too deeply", "...", 0) from None
+
+    def pre_load(self, location_data, *, schema, req, location):
+        if isinstance(location_data, Mapping):
+            names = [str(k) for k, v in location_data.items() if _has_nul(k) or _has_nul(v)]
+        else:
+            names = ["_schema"] if _has_nul(location_data) else []
+        if names:
+            raise ma.ValidationError({name: [NUL_MESSAGE] for name in names})
+        return location_data
+
+
+NUL_MESSAGE = "Text must not contain NUL (\\u0000) characters."
+
+
+def _refuse_json_constant(name: str) -> NoReturn:
+    """Python's json reads NaN and Infinity; JSON (and so clients and PostgreSQL) cannot."""
+    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class Blueprint(flask_smorest.Blueprint):

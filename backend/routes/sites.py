@@ -60,7 +60,7 @@ def list_sites(args):
 @blp.response(201, SiteSchema)
 def create_site(body):
     """Upload a new site (on review until an admin approves it)"""
-    site = Site.create(**body, uploader=auth.current_user())
+    site = Site.submit(**body, uploader=auth.current_user())
     commit()
     return site
 
@@ -131,7 +131,7 @@ def list_flavors(args, site_id: uuid.UUID):
 def create_flavor(body, site_id: uuid.UUID):
     """Upload a new flavor for a site (on review until an admin approves it)"""
     site = Site.get_or_404(site_id)
-    flavor = Flavor.create(**body, site=site, uploader=auth.current_user())
+    flavor = Flavor.submit(**body, site=site, uploader=auth.current_user())
     commit()
     return flavor
 

@@ -55,8 +55,7 @@ def register():
     The stored email comes from your token.
     """
     infos = auth.token_infos()
-    user = User(sub=infos.subject, iss=infos.issuer.rstrip("/"), email=verified_email())
-    db.session.add(user)
+    user = User.register(sub=infos.subject, iss=infos.issuer, email=verified_email())
     commit()
     return user
 
@@ -78,7 +77,7 @@ def get_self():
 @blp.response(204)
 def update_self():
     """Refresh your stored email from your token"""
-    auth.current_user().email = verified_email()
+    auth.current_user().change_email(verified_email())
     commit()
 
 

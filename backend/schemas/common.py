@@ -17,21 +17,40 @@ class Schema(ma.Schema):
 
 
 class AwareDateTime(fields.DateTime):
-    """ISO 8601 datetime; a date alone means its midnight, and no offset means UTC."""
+    """ISO 8601 datetime; a date alone means its midnight, and no offset means UTC
+    (unless ``require_timezone``, for times that must say where they were taken).
+
+    Loads to UTC, so that a time whose UTC is outside years 1..9999 is an argument error.
+    """
+
+    def __init__(self, *, require_timezone: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.require_timezone = require_timezone
 
     default_error_messages = {
+        "naive": "Include the time zone, e.g. 2022-10-14T23:21:47+01:00 or 2022-10-14T22:21:47Z.",
         "invalid": "Not a valid ISO 8601 date or datetime (e.g. 2022-10-14 or "
-        "2022-10-14T23:21:47+01:00)."
+        "2022-10-14T23:21:47+01:00).",
+        "range": "Out of range: in UTC the time must fall within years 1 to 9999.",
     }
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime:
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            if self.require_timezone:
+                raise self.make_error("naive")
             try:
                 return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
             except ValueError:
                 raise self.make_error("invalid") from None
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if parsed.tzinfo is None:
+            if self.require_timezone:
+                raise self.make_error("naive")
+            return parsed.replace(tzinfo=UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("range") from None
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs):
         if value is None:

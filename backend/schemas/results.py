@@ -12,12 +12,12 @@ from marshmallow import fields
 from backend.schemas.benchmarks import Benchmark
 from backend.schemas.common import (
     AwareDateTime,
+    Page,
     PaginationArgs,
     Schema,
     SearchArgs,
     SortBy,
     UploadFilterArgs,
-    page_of,
 )
 from backend.schemas.sites import Flavor, Site
 from backend.schemas.tags import Tag
@@ -97,7 +97,23 @@ class Result(Schema):
     json = fields.Raw(dump_only=True, metadata={"description": "The result document."})
 
 
-Results = page_of(Result, "Results")
+class DumpedItems(list):
+    """Result items already dumped (``backend.result_pages``): the page schema passes them
+    through as they are, so that a page is not dumped twice."""
+
+
+class ResultItems(fields.List):
+    """``items`` of a results page: documented as a list of ``Result``; dumped items
+    (``DumpedItems``) pass through, anything else is dumped by ``Result``."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, DumpedItems):
+            return list(value)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class Results(Page):
+    items = ResultItems(fields.Nested(Result), required=True)
 
 
 class ResultFilterArgs(PaginationArgs, UploadFilterArgs):
@@ -120,12 +136,11 @@ class ResultSearchArgs(PaginationArgs, UploadFilterArgs, SearchArgs):
 class ExecutionDateTime(AwareDateTime):
     """When a benchmark ran: ISO 8601 with its time zone, and not in the future."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(require_timezone=True, **kwargs)
+
     def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime:
-        parsed = fields.DateTime._deserialize(self, value, attr, data, **kwargs)
-        if parsed.tzinfo is None:
-            raise ma.ValidationError(
-                "Include the time zone, e.g. 2022-10-14T23:21:47+01:00 or 2022-10-14T22:21:47Z."
-            )
+        parsed = super()._deserialize(value, attr, data, **kwargs)
         if parsed > datetime.now(UTC) + CLOCK_SKEW:
             raise ma.ValidationError("The execution datetime is in the future.")
         return parsed

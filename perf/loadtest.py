@@ -1,0 +1,409 @@
+"""Load driver: the issue's queries, N concurrent keep-alive clients, a markdown table.
+
+Starts gunicorn (with the repository's ``gunicorn.conf.py``, workers and threads from the
+command line) on a database loaded by ``perf/load.py`` — or measures a running service
+given by ``--url`` — and a local OIDC issuer whose tokens the service trusts, then runs
+each query of the issue's table for a fixed time with ``--clients`` threads, each on its
+own keep-alive connection. Prints req/s, p50, p99 and errors per query, the workers' peak
+resident memory (VmHWM from /proc), and writes the table as markdown::
+
+    python perf/loadtest.py --database perf_1m --output perf/data/table.md
+
+Every loop is bounded (``--seconds`` and ``--max-requests`` per query) and talks only to
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
+from backend.settings import database_uri  # noqa: E402
+from perf import generate  # noqa: E402
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+C_RAY_SAMPLE = ROOT / "backend" / "devtools" / "sample_data" / "c-ray" / "cesnet-mcc-8.json"
+
+
+@dataclass
+class Query:
+    """One row of the table: what is asked, and the target it must meet."""
+
+    label: str
+    method: str
+    path: str
+    target_ms: float
+    target_stat: str = "p99"
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    expect: int = 200
+
+
+@dataclass
+class Measurement:
+    query: Query
+    latencies_ms: list[float]
+    errors: int
+    seconds: float
+    first_error: str = ""
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms) + self.errors
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    @property
+    def met(self) -> bool:
+        value = self.percentile(50 if self.query.target_stat == "p50" else 99)
+        return self.errors == 0 and value <= self.query.target_ms
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the service."""
+
+    def __init__(self, base: str) -> None:
+        parts = urllib.parse.urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.prefix = parts.path.rstrip("/")
+        self.connection: http.client.HTTPConnection | None = None
+
+    def request(self, query: Query) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.connection.request(
+                    query.method, self.prefix + query.path, body=query.body, headers=query.headers
+                )
+                response = self.connection.getresponse()
+                return response.status, response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closed an idle keep-alive connection: reconnect once.
+                self.connection.close()
+                self.connection = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def json(self, path: str, **kwargs: Any) -> Any:
+        status, body = self.request(Query("setup", "GET", path, 0, **kwargs))
+        if status >= 300:
+            raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
+        return json.loads(body)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
+def measure(
+    base: str, query: Query, clients: int, seconds: float, max_requests: int
+) -> Measurement:
+    """Run ``query`` from ``clients`` threads until ``seconds`` pass or ``max_requests``."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    budget = [max_requests]
+
+    def take() -> bool:
+        with lock:
+            if budget[0] <= 0 or time.monotonic() >= deadline:
+                return False
+            budget[0] -= 1
+            return True
+
+    def run() -> None:
+        client = Client(base)
+        for _ in range(3):  # warm the connection and the worker's caches
+            client.request(query)
+        own: list[float] = []
+        own_errors: list[str] = []
+        while take():
+            started = time.perf_counter()
+            try:
+                status, body = client.request(query)
+            except OSError as error:
+                own_errors.append(repr(error))
+                client.close()
+                client = Client(base)
+                continue
+            elapsed = (time.perf_counter() - started) * 1000
+            if status != query.expect:
+                own_errors.append(f"{status} {body[:200]!r}")
+            else:
+                own.append(elapsed)
+        client.close()
+        with lock:
+            latencies.extend(own)
+            errors.extend(own_errors)
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Measurement(
+        query, latencies, len(errors), time.monotonic() - started, errors[0] if errors else ""
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(base: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            Client(base).json("/health")
+            return
+        except (OSError, RuntimeError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmHWM (peak) and VmRSS (now) of a process, in KiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in {"VmHWM", "VmRSS"}:
+            values[name] = int(rest.split()[0])
+    return values
+
+
+def start_gunicorn(
+    database_url: str, issuer: LocalIssuer, workers: int, threads: int
+) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": "perf-secret",
+        "DATABASE_URL": database_url,
+        "TRUSTED_OP_LIST": issuer.url,
+        "REQUESTS_CA_BUNDLE": str(issuer.ca_bundle),
+        "SSL_CERT_FILE": str(issuer.ca_bundle),
+        "IMAGE_VALIDATION": "off",
+        "NOTIFICATIONS_DELIVERY": "off",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "--config", str(ROOT / "perf" / "gunicorn.conf.py"),
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--worker-class", "gthread", "backend:create_app()",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(Path(tempfile.gettempdir()) / "perf-gunicorn.log", "w"),  # noqa: SIM115
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(base)
+    return process, base
+
+
+def build_queries(base: str, issuer: LocalIssuer) -> list[Query]:
+    """The issue's table, with ids looked up through the API itself."""
+    client = Client(base)
+    benchmarks = client.json("/benchmarks?per_page=100")["items"]
+    c_ray = next(
+        b for b in benchmarks if f"{b['docker_image']}:{b['docker_tag']}" == generate.C_RAY
+    )
+    sites = {s["name"]: s for s in client.json("/sites?per_page=100")["items"]}
+    site = sites[generate.SITES[0]]
+    flavors = client.json(f"/sites/{site['id']}/flavors?per_page=100")["items"]
+    flavor = next(f for f in flavors if f["name"] == "hpc")
+    tags = client.json("/tags?per_page=100")["items"]
+    tag = next(t for t in tags if t["name"] == generate.TAGS[3])
+    result_id = client.json("/results?per_page=1&page=1000")["items"][0]["id"]
+
+    token = issuer.mint("perf-poster", email="perf-poster@example.org")
+    auth = {"Authorization": f"Bearer {token}"}
+    status, _ = client.request(Query("register", "POST", "/users:register", 0, headers=auth))
+    if status not in {201, 409}:
+        raise RuntimeError(f"POST /users:register: {status}")
+    client.close()
+    post_query = urllib.parse.urlencode(
+        {
+            "execution_datetime": datetime(2024, 6, 1, tzinfo=UTC).isoformat(),
+            "benchmark_id": c_ray["id"],
+            "flavor_id": flavor["id"],
+        }
+    )
+    b = c_ray["id"]
+    q = urllib.parse.quote
+    return [
+        Query("`/results?per_page=100` (default sort)", "GET", "/results?per_page=100", 150),
+        Query(
+            "`/results?benchmark_id=B&per_page=100`",
+            "GET",
+            f"/results?benchmark_id={b}&per_page=100",
+            150,
+        ),
+        Query(
+            "`/results?benchmark_id=B&filters=machine.cpu.count > 4"
+            "&filters=machine.cpu.count < 20`",
+            "GET",
+            f"/results?benchmark_id={b}&filters={q('machine.cpu.count > 4')}"
+            f"&filters={q('machine.cpu.count < 20')}",
+            150,
+        ),
+        Query(
+            "`/results?benchmark_id=B&sort_by=-json.result.score`",
+            "GET",
+            f"/results?benchmark_id={b}&sort_by=-json.result.score",
+            150,
+        ),
+        Query("`/results?tags_ids=T`", "GET", f"/results?tags_ids={tag['id']}", 150),
+        Query(
+            "`/results?site_id=S&flavor_id=F`",
+            "GET",
+            f"/results?site_id={site['id']}&flavor_id={flavor['id']}",
+            150,
+        ),
+        Query(
+            "`/results:search?terms=<site name>`",
+            "GET",
+            f"/results:search?terms={q(site['name'])}",
+            200,
+        ),
+        Query("`/results?page=500` (deep page)", "GET", "/results?page=500", 200),
+        Query("`/results/{id}`", "GET", f"/results/{result_id}", 20),
+        Query("`/sites`", "GET", "/sites", 20),
+        Query("`/benchmarks`", "GET", "/benchmarks", 20),
+        Query("`/sites/{id}/flavors`", "GET", f"/sites/{site['id']}/flavors", 20),
+        Query(
+            "`POST /results` (one c-ray result)",
+            "POST",
+            f"/results?{post_query}",
+            20,
+            target_stat="p50",
+            body=C_RAY_SAMPLE.read_bytes(),
+            headers={**auth, "Content-Type": "application/json"},
+            expect=201,
+        ),
+    ]  # fmt: skip
+
+
+def table(measurements: list[Measurement], memory: dict[int, dict[str, int]], setup: str) -> str:
+    lines = [
+        f"Setup: {setup}",
+        "",
+        "| query | req/s | p50 ms | p99 ms | errors | target | met |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for m in measurements:
+        lines.append(
+            f"| {m.query.label} | {m.requests / m.seconds:,.0f} | {m.percentile(50):.1f} "
+            f"| {m.percentile(99):.1f} | {m.errors} "
+            f"| {m.query.target_stat} ≤ {m.query.target_ms:g} ms | {'yes' if m.met else 'NO'} |"
+        )
+    if memory:
+        peaks = ", ".join(f"{v['VmHWM'] / 1024:.0f}" for v in memory.values())
+        lines += ["", f"Worker peak RSS (VmHWM), MiB: {peaks} (target ≤ 150 each)"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--database", help="a database made by perf/load.py (perf_<name>)")
+    where.add_argument("--url", help="a running service (its issuer must be --issuer-dir's)")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL of --database")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (gthread)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent keep-alive clients")
+    parser.add_argument("--seconds", type=float, default=15, help="time per query")
+    parser.add_argument("--max-requests", type=int, default=20000, help="cap per query")
+    parser.add_argument(
+        "--only", help="run only the queries whose label contains one of these ('|'-separated)"
+    )
+    parser.add_argument("--issuer-dir", type=Path, help="state folder of the local issuer")
+    parser.add_argument("--output", type=Path, help="also write the markdown table here")
+    args = parser.parse_args(argv)
+
+    state = args.issuer_dir or Path(tempfile.mkdtemp(prefix="perf-issuer-"))
+    issuer = LocalIssuer(state).start()
+    process = None
+    try:
+        if args.url:
+            base, setup = args.url.rstrip("/"), f"service at {args.url}"
+        else:
+            from sqlalchemy import make_url
+
+            url = make_url(database_uri(args.server)).set(database=args.database)
+            process, base = start_gunicorn(
+                url.render_as_string(hide_password=False), issuer, args.workers, args.threads
+            )
+            setup = (
+                f"gunicorn gthread, {args.workers} workers x {args.threads} threads, "
+                f"database {args.database}"
+            )
+        setup += f"; {args.clients} keep-alive clients, {args.seconds:g} s per query"
+        load_before = os.getloadavg()[0]
+        queries = build_queries(base, issuer)
+        if args.only:
+            wanted = args.only.split("|")
+            queries = [query for query in queries if any(part in query.label for part in wanted)]
+        measurements = []
+        for query in queries:
+            m = measure(base, query, args.clients, args.seconds, args.max_requests)
+            measurements.append(m)
+            print(
+                f"{query.label}: {m.requests / m.seconds:.0f} req/s, p50 {m.percentile(50):.1f} "
+                f"ms, p99 {m.percentile(99):.1f} ms, errors {m.errors} {m.first_error[:200]}",
+                flush=True,
+            )
+        memory = {pid: memory_kib(pid) for pid in worker_pids(process.pid)} if process else {}
+        # Anything else running on the machine shows in the p99: say how busy it was.
+        setup += f"; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        report = table(measurements, memory, setup)
+        print()
+        print(report)
+        if args.output:
+            args.output.write_text(report)
+    finally:
+        if process is not None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        issuer.stop()
+
+
+if __name__ == "__main__":
+    main()
