@@ -18,14 +18,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine
 
+from backend.devtools.databases import throwaway_database
 from backend.settings import database_uri
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -99,17 +99,8 @@ def fresh_postgres_database() -> Iterator[str]:
     """An empty database on the local PostgreSQL server, dropped afterwards."""
     server = postgres_server_url()
     require(postgres_reachable(server), f"no PostgreSQL server at {server}")
-    server_url = make_url(database_uri(server))
-    name = f"deploy_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(server, Path(tempfile.gettempdir()), "deploy") as url:
+        yield url
 
 
 def postgres_bin_dir() -> Path | None:
