@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend.dialects import concurrent_writers, prepare_bulk_insert, snapshot_read_options
 from backend.errors import DomainError, NotFound
 from backend.extensions import db
+from backend.json_provider import dumps, loads_request
 from backend.models import Benchmark, Flavor, ItemStatus, Result, Site, Tag, User, results_tags
 from backend.models.benchmark import canonical_json
 from backend.models.types import utc_now
@@ -169,7 +170,7 @@ def import_records(
             report.lines += 1
             importer.batch_lines.append(number)
             try:
-                record = json.loads(line)
+                record = loads_request(line)
                 if not isinstance(record, dict):
                     raise BadRecord("not a JSON object")
                 importer.handle(number, record)
@@ -738,7 +739,7 @@ def write_records(records: Iterable[dict[str, Any]], out: TextIO) -> Counter[str
     """Write records as JSON Lines; the counts by type."""
     counts: Counter[str] = Counter()
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False))
+        out.write(dumps(record))
         out.write("\n")
         counts[record["type"]] += 1
     return counts

@@ -15,6 +15,7 @@ from typing import Any
 from environs import Env
 from sqlalchemy import make_url
 
+from backend.json_provider import dumps as json_dumps
 from backend.json_provider import loads as json_loads
 
 PRODUCTION = "production"
@@ -213,8 +214,10 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     keepalives bound how long a request can wait for an unreachable server (then 503)."""
     options: dict[str, Any] = {"pool_pre_ping": True}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # Documents are parsed by orjson (a page of results holds 100 of them).
+        # Documents are parsed and written by orjson (a page of results holds 100 of
+        # them; an import writes thousands a second).
         options["json_deserializer"] = json_loads
+        options["json_serializer"] = json_dumps
         options["connect_args"] = {
             "connect_timeout": config.get("DB_CONNECT_TIMEOUT", 5),
             "keepalives": 1,

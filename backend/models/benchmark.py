@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +18,7 @@ from backend.extensions import db
 from backend.models.approval import NeedsApprove
 from backend.models.core import PkModel
 from backend.models.uploader import HasUploader
+from backend.schema_check import Check, compile_check
 
 
 class Benchmark(NeedsApprove, HasUploader, PkModel):
@@ -52,8 +54,11 @@ class Benchmark(NeedsApprove, HasUploader, PkModel):
 
     def validate_result(self, document: Any) -> None:
         """Raise SchemaViolation naming each failing JSON path if ``document`` is invalid."""
+        validator = self._validator()
+        if validator.quick_check is not None and validator.quick_check(document):
+            return
         errors = sorted(
-            self._validator().iter_errors(document),
+            validator.full.iter_errors(document),
             key=lambda e: list(map(str, e.absolute_path)),
         )
         if errors:
@@ -102,12 +107,22 @@ def check_json_schema(schema: Any) -> None:
         ) from None
 
 
+@dataclass(frozen=True)
+class ResultValidator:
+    """A schema's jsonschema validator (the errors), and its compiled yes/no check (the
+    fast path for valid documents; ``None`` where the schema is not compiled)."""
+
+    full: Any
+    quick_check: Check | None
+
+
 @lru_cache(maxsize=256)
-def compiled_validator(schema_json: str):
+def compiled_validator(schema_json: str) -> ResultValidator:
     """One validator per distinct schema, built once: building is far costlier than using."""
     schema = json.loads(schema_json)
     cls = validators.validator_for(schema, default=validators.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    full = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return ResultValidator(full, compile_check(schema, full))
 
 
 def json_path(error: jsonschema_errors._Error) -> str:

@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from functools import wraps
-from typing import Any, NoReturn
+from typing import Any
 
 import flask_smorest
 import marshmallow as ma
@@ -28,6 +28,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from backend import auth
+from backend.json_provider import loads_request
 
 ACCESS_LEVELS: dict[str, tuple[str, Callable[[], object] | None]] = {
     "public": ("Public", None),
@@ -57,7 +58,7 @@ class StrictParser(FlaskParser):
             return missing
         body = req.get_data(cache=True)
         try:
-            return json.loads(body, parse_constant=_refuse_json_constant)
+            return loads_request(body)
         except RecursionError:
             raise json.JSONDecodeError("JSON nested too deeply", "...", 0) from None
 
@@ -72,11 +73,6 @@ class StrictParser(FlaskParser):
 
 
 NUL_MESSAGE = "Text must not contain NUL (\\u0000) characters."
-
-
-def _refuse_json_constant(name: str) -> NoReturn:
-    """Python's json reads NaN and Infinity; JSON (and so clients and PostgreSQL) cannot."""
-    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
 def _has_nul(value: Any) -> bool:

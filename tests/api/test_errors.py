@@ -88,8 +88,9 @@ def test_invalid_json_body(client, user_headers):
     assert response.json["errors"] == {"json": ["Invalid JSON body."]}
 
 
-@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"])
 def test_json_body_with_nan_or_infinity_is_invalid_json(client, user_headers, constant):
+    """Neither the databases nor other JSON clients can hold these numbers."""
     response = client.post(
         "/benchmarks",
         data='{"docker_image": "a/b", "docker_tag": "1", "url": "https://example.org",'

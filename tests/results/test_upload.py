@@ -30,6 +30,25 @@ def test_upload_returns_the_full_result(client, user_headers, cray_benchmark):
     assert client.get(f"/results/{body['id']}").json == body
 
 
+def test_integers_beyond_64_bits_are_stored_exactly(client, user_headers):
+    benchmark = BenchmarkFactory(json_schema={"type": "object"})
+    document = {"big": 2**64 + 1, "small": -(2**70), "text": "12345678901234567890123"}
+    response = client.post(
+        "/results",
+        query_string={
+            "execution_datetime": EXECUTED,
+            "benchmark_id": str(benchmark.id),
+            "flavor_id": str(FlavorFactory().id),
+        },
+        data=json.dumps(document),
+        content_type="application/json",
+        headers=user_headers,
+    )
+    assert response.status_code == 201
+    stored = client.get(f"/results/{response.json['id']}")
+    assert json.loads(stored.data)["json"] == document
+
+
 def test_every_cray_sample_passes_its_real_schema(cray_uploads):
     assert len(cray_uploads) == len(sample_files()) > 10
 
