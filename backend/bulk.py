@@ -129,7 +129,7 @@ def import_records(
     *,
     strict: bool = False,
     uploader: tuple[str, str] | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
     skip_existing_results: bool = False,
     progress: Callable[[ImportReport], None] | None = None,
     on_message: Callable[[LineMessage], None] | None = None,

@@ -53,7 +53,7 @@ def register(app: Flask) -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=1000,
+    default=5000,
     show_default=True,
     help="Lines per transaction.",
 )

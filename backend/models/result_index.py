@@ -102,7 +102,9 @@ benchmark_number_paths = Table(
 result_numbers = Table(
     "result_numbers",
     db.metadata,
-    Column("result_id", Uuid, ForeignKey("results.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key: only the triggers on results write these rows, and delete them with
+    # their result (migration 0004).
+    Column("result_id", Uuid, nullable=False),
     Column("benchmark_id", Uuid, nullable=False),
     Column("path", Text, nullable=False),
     # numeric, not float: the same comparisons as jsonpath's on the JSONB document.

@@ -148,6 +148,22 @@ def test_plain_sql_deletes_and_core_inserts_keep_the_index_exact(client, catalog
     assert total(client, "/results", tags_ids=gpu_id) == 2
 
 
+def test_truncating_results_clears_the_index(client, catalogue):
+    if not on_postgresql():
+        pytest.skip("TRUNCATE and the index tables are PostgreSQL's")
+    benchmark, flavors, (gpu, _) = catalogue
+    gpu_id = str(gpu.id)
+    for n in range(3):
+        make(benchmark, flavors[0], n, tags=[gpu])
+    db.session.commit()
+    assert total(client, "/results", tags_ids=gpu_id) == 3
+    db.session.execute(text("TRUNCATE results CASCADE"))
+    db.session.commit()
+    assert_index_exact()
+    assert db.session.scalar(text("SELECT count(*) FROM result_numbers")) == 0
+    assert total(client, "/results", tags_ids=gpu_id) == 0
+
+
 def test_changing_a_benchmark_schema_rebuilds_its_leaves(client, catalogue, admin_headers):
     benchmark, flavors, _ = catalogue
     benchmark_id = str(benchmark.id)
