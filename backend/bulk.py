@@ -158,7 +158,7 @@ def import_records(
             on_message(message)
 
     session = db.session()
-    writer = _ResultWriter(db.engine, report, threaded=concurrent_writers(db.engine.dialect.name))
+    writer = _ResultWriter(db.engine, report, writers=concurrent_writers(db.engine.dialect.name))
     importer = _Importer(report, tell, writer, uploader, skip_existing_results)
     # The catalogue objects results refer to stay loaded from batch to batch.
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
@@ -241,6 +241,8 @@ class _ResultBatch:
     last_line: int
     results: int
     writes: list[Callable[[Connection], None]]
+    #: Its place in the file: batches commit in this order.
+    sequence: int = 0
 
 
 class _WriteFailed(Exception):
@@ -254,28 +256,39 @@ class _WriteFailed(Exception):
 
 
 class _ResultWriter:
-    """Inserts batches of result rows, each batch in its own transaction.
+    """Inserts batches of result rows, each batch in its own transaction, committed in the
+    order of the file.
 
-    Where the database takes concurrent writers (PostgreSQL), a background thread does
-    it on its own connection: the database stores one batch while Python parses and
-    validates the next, which is what makes an import use both cores of a small machine.
-    Elsewhere (SQLite) it writes in the caller's thread. At most one batch waits.
+    Where the database takes concurrent writers (PostgreSQL), ``writers`` background
+    threads do it, each on its own connection: the database stores batches while Python
+    parses and validates the next one. One PostgreSQL connection works on one core, and
+    storing a result costs the server about twice what checking it costs Python, so two
+    writers are what keeps both cores of a small machine busy. A writer that has stored
+    its batch waits for the batches before it to commit, then commits, or rolls back if
+    one of them failed: whatever happens, what is committed is a prefix of the file's
+    batches. Elsewhere (SQLite, ``writers=0``) it writes in the caller's thread.
     """
 
-    def __init__(self, engine: Engine, report: ImportReport, threaded: bool) -> None:
+    def __init__(self, engine: Engine, report: ImportReport, writers: int) -> None:
         self.engine = engine
         self.report = report
         self.failure: _WriteFailed | None = None
         self.queue: queue.Queue[_ResultBatch | None] = queue.Queue(maxsize=1)
-        self.thread: threading.Thread | None = None
-        if threaded:
-            self.thread = threading.Thread(target=self._run, name="import-writer", daemon=True)
-            self.thread.start()
+        self.sequence = 0
+        self.committed = 0  # how many batches are done (committed, or given up)
+        self.turn = threading.Condition()
+        self.threads = [
+            threading.Thread(target=self._run, name=f"import-writer-{n}", daemon=True)
+            for n in range(writers)
+        ]
+        for thread in self.threads:
+            thread.start()
 
     def write(self, batch: _ResultBatch) -> None:
-        """Store the batch (now, or soon in the thread); raise an earlier batch's failure."""
+        """Store the batch (now, or soon in a thread); raise an earlier batch's failure."""
         self._raise_failure()
-        if self.thread is None:
+        batch.sequence, self.sequence = self.sequence, self.sequence + 1
+        if not self.threads:
             self._store(batch)
             self._raise_failure()
         else:
@@ -283,16 +296,17 @@ class _ResultWriter:
 
     def wait(self) -> None:
         """Return once every batch given so far is committed."""
-        if self.thread is not None:
+        if self.threads:
             self.queue.join()
         self._raise_failure()
 
     def close(self) -> None:
-        """Finish the batches given so far and stop the thread; never raises."""
-        if self.thread is not None:
+        """Finish the batches given so far and stop the threads; never raises."""
+        for _ in self.threads:
             self.queue.put(None)
-            self.thread.join()
-            self.thread = None
+        for thread in self.threads:
+            thread.join()
+        self.threads = []
 
     def _raise_failure(self) -> None:
         if self.failure is not None:
@@ -300,20 +314,40 @@ class _ResultWriter:
 
     def _run(self) -> None:
         while (batch := self.queue.get()) is not None:
-            if self.failure is None:
-                self._store(batch)
+            self._store(batch)
             self.queue.task_done()
         self.queue.task_done()
 
     def _store(self, batch: _ResultBatch) -> None:
+        error: Exception | None = None
+        connection = transaction = None
         try:
-            with self.engine.begin() as connection:
+            connection = self.engine.connect()
+            transaction = connection.begin()
+            if self.failure is None:
                 for write in batch.writes:
                     write(connection)
-        except Exception as error:  # COPY raises the driver's errors; the thread must not die
-            self.failure = _WriteFailed(batch, error)
-        else:
-            self.report.results += batch.results
+        except Exception as refused:  # COPY raises the driver's errors; threads must not die
+            error = refused
+        with self.turn:
+            self.turn.wait_for(lambda: self.committed == batch.sequence)
+        try:
+            if transaction is not None and error is None and self.failure is None:
+                # The counters fold in at commit (result_index): a refusal may come here.
+                transaction.commit()
+                self.report.results += batch.results
+            elif transaction is not None:
+                transaction.rollback()
+        except Exception as refused:
+            error = error or refused
+        finally:
+            if connection is not None:
+                connection.close()
+            with self.turn:
+                if error is not None and self.failure is None:
+                    self.failure = _WriteFailed(batch, error)
+                self.committed += 1
+                self.turn.notify_all()
 
 
 class _Importer:

@@ -117,10 +117,11 @@ def snapshot_read_options(dialect: str) -> dict[str, str]:
     return {"isolation_level": "REPEATABLE READ"} if dialect == "postgresql" else {}
 
 
-def concurrent_writers(dialect: str) -> bool:
-    """Whether several connections can write at once: yes on PostgreSQL; SQLite has one
-    writer at a time (and an in-memory database is private to its connection)."""
-    return dialect == "postgresql"
+def concurrent_writers(dialect: str) -> int:
+    """How many connections a bulk import writes with at once: two on PostgreSQL (see
+    ``backend.bulk._ResultWriter``); none besides the caller's on SQLite, which has one
+    writer at a time (and whose in-memory databases are private to their connection)."""
+    return 2 if dialect == "postgresql" else 0
 
 
 def prepare_bulk_insert(

@@ -1,6 +1,7 @@
 """flask import: the demo data, bad lines, --strict, re-imports and uploaders."""
 
 import json
+import time
 from pathlib import Path
 
 from backend import bulk
@@ -322,5 +323,30 @@ def test_a_batch_the_database_refuses_stops_the_import(monkeypatch):
 
     assert report.aborted
     assert str(report.errors[-1]) == "line 9: error: the database refused lines 7-9: disk full"
+    assert report.results == 2
+    assert sorted(r.json["score"] for r in db.session.query(Result)) == [1.0, 2.0]
+
+
+def test_batches_after_a_refused_one_are_not_committed_even_if_written_first(monkeypatch):
+    """On PostgreSQL two connections write batches at once; commits keep the file's order,
+    so what is stored is always the batches before the refused one."""
+    prepare = bulk.prepare_bulk_insert
+
+    def slow_disk_full(connection):
+        time.sleep(0.5)  # the next batch is written meanwhile, and waits for its turn
+        raise RuntimeError("disk full")
+
+    def refuse_score_3(dialect, table, rows):
+        if any(row.get("json") == {"score": 3.0} for row in rows):
+            return slow_disk_full
+        return prepare(dialect, table, rows)
+
+    monkeypatch.setattr(bulk, "prepare_bulk_insert", refuse_score_3)
+    scores = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+
+    report = import_records(lines(*catalogue(), *map(result, scores)), batch_size=2)
+
+    assert report.aborted
+    assert str(report.errors[-1]) == "line 8: error: the database refused lines 7-8: disk full"
     assert report.results == 2
     assert sorted(r.json["score"] for r in db.session.query(Result)) == [1.0, 2.0]
