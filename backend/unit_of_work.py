@@ -21,10 +21,19 @@ CONFLICT_MESSAGES = {
 }
 
 
-def commit() -> None:
-    """Commit the session; a uniqueness or reference conflict becomes Conflict (409)."""
+def commit(*, keep_loaded: bool = False) -> None:
+    """Commit the session; a uniqueness or reference conflict becomes Conflict (409).
+
+    ``keep_loaded``: the session's objects keep what they hold instead of being expired,
+    for a response written from them. What was just written is what is stored, so the
+    answer is the same, without reading it back (a round trip and a load of the result
+    with its catalogue items, about a fifth of an upload's time).
+    """
+    session = db.session()
+    expire_on_commit = session.expire_on_commit
+    session.expire_on_commit = expire_on_commit and not keep_loaded
     try:
-        db.session.commit()
+        session.commit()
     except IntegrityError as error:
         db.session.rollback()
         text = str(error.orig)
@@ -32,3 +41,5 @@ def commit() -> None:
             if fragment in text or fragment.replace("_", ".", 1) in text:
                 raise Conflict(message) from None
         raise Conflict("The change conflicts with existing data.") from None
+    finally:
+        session.expire_on_commit = expire_on_commit

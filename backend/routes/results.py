@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, exists, inspect, select
+from sqlalchemy import ColumnElement, Select, and_, exists, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from backend import auth
@@ -243,10 +243,10 @@ def create_result(context, document):
     optional tags_ids; body: the result document.
     """
     result = Result.upload(**context, json=document, uploader=auth.current_user())
-    commit()
-    # The id from the identity key: reading result.id would reload the expired object
-    # with the models' default (much larger) eager loads first.
-    return shown_result(inspect(result).identity[0])
+    commit(keep_loaded=True)
+    if len(result.tags) > 1:
+        db.session.refresh(result, ["tags"])  # in the database's order of names, as GET
+    return result
 
 
 class BatchRejected(DomainError):

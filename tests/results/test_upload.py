@@ -49,6 +49,18 @@ def test_integers_beyond_64_bits_are_stored_exactly(client, user_headers):
     assert json.loads(stored.data)["json"] == document
 
 
+def test_the_upload_answer_is_what_get_answers_whatever_the_tags_order(
+    client, user_headers, cray_benchmark
+):
+    tags = [TagFactory(name=name) for name in ["hpc", "GPU", "cpu", "Zeta", "a-b"]]
+    flavor = FlavorFactory()
+    given = [str(tag.id) for tag in reversed(tags)]
+    response = upload(client, user_headers, cray_benchmark, flavor, cray(), tags_ids=given)
+    assert response.status_code == 201
+    assert sorted(t["id"] for t in response.json["tags"]) == sorted(given)
+    assert client.get(f"/results/{response.json['id']}").json == response.json
+
+
 def test_every_cray_sample_passes_its_real_schema(cray_uploads):
     assert len(cray_uploads) == len(sample_files()) > 10
 
