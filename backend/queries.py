@@ -15,7 +15,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import lazyload
 
 from backend.errors import DomainError
 from backend.extensions import db
@@ -23,6 +24,17 @@ from backend.extensions import db
 
 class PageOutOfRange(DomainError):
     status_code = 422
+
+
+def select_own_columns(model: type) -> Select:
+    """``select(model)`` loading the model's own columns only, without the relationships
+    it eagerly loads by default (uploaders, a flavor's site): catalogue schemas show none
+    of them, and those joins cost more than the rest of a small list."""
+    return select(model).options(lazyload("*"))
+
+
+#: ``get_or_404`` options for the same purpose.
+OWN_COLUMNS = [lazyload("*")]
 
 
 def filter_upload(stmt: Select, column: ColumnElement, args: Mapping[str, Any]) -> Select:

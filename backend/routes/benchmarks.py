@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 
 from flask import current_app
-from sqlalchemy import select
 
 from backend import auth
 from backend.image_registry import check_image_exists
 from backend.models import Benchmark
-from backend.queries import filter_equal, filter_upload, paginate, search, sort
+from backend.queries import filter_equal, filter_upload, paginate, search, select_own_columns, sort
 from backend.routes.blueprint import Blueprint
 from backend.routes.review import add_review_routes
 from backend.schemas.benchmarks import (
@@ -54,7 +53,7 @@ def check_image(image: str, tag: str) -> None:
 @blp.response(200, Benchmarks)
 def list_benchmarks(args):
     """Filter and list benchmarks"""
-    stmt = select(Benchmark).where(Benchmark.status == args["status"])
+    stmt = select_own_columns(Benchmark).where(Benchmark.status == args["status"])
     stmt = filter_equal(
         stmt, args, {"docker_image": Benchmark.docker_image, "docker_tag": Benchmark.docker_tag}
     )
@@ -87,7 +86,7 @@ def create_benchmark(body):
 @blp.response(200, Benchmarks)
 def search_benchmarks(args):
     """Search benchmarks by terms in docker_image, docker_tag or description"""
-    stmt = select(Benchmark).where(Benchmark.status == args["status"])
+    stmt = select_own_columns(Benchmark).where(Benchmark.status == args["status"])
     stmt = filter_upload(stmt, Benchmark.upload_datetime, args)
     stmt = search(
         stmt, args["terms"], [Benchmark.docker_image, Benchmark.docker_tag, Benchmark.description]

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
 from backend import auth
 from backend.models import Flavor, Site
-from backend.queries import filter_equal, filter_upload, paginate, search, sort
+from backend.queries import (
+    OWN_COLUMNS,
+    filter_equal,
+    filter_upload,
+    paginate,
+    search,
+    select_own_columns,
+    sort,
+)
 from backend.routes.blueprint import Blueprint
 from backend.routes.review import add_review_routes
 from backend.schemas.sites import (
@@ -47,7 +53,7 @@ DEFAULT_SORT = [("name", False)]
 @blp.response(200, Sites)
 def list_sites(args):
     """Filter and list sites"""
-    stmt = select(Site).where(Site.status == args["status"])
+    stmt = select_own_columns(Site).where(Site.status == args["status"])
     stmt = filter_equal(stmt, args, {"name": Site.name, "address": Site.address})
     stmt = filter_upload(stmt, Site.upload_datetime, args)
     stmt = sort(stmt, args.get("sort_by"), SORT_FIELDS, default=DEFAULT_SORT, id_column=Site.id)
@@ -71,7 +77,7 @@ def create_site(body):
 @blp.response(200, Sites)
 def search_sites(args):
     """Search sites by terms in name, address or description"""
-    stmt = select(Site).where(Site.status == args["status"])
+    stmt = select_own_columns(Site).where(Site.status == args["status"])
     stmt = filter_upload(stmt, Site.upload_datetime, args)
     stmt = search(stmt, args["terms"], [Site.name, Site.address, Site.description])
     stmt = sort(stmt, args.get("sort_by"), SORT_FIELDS, default=DEFAULT_SORT, id_column=Site.id)
@@ -83,7 +89,7 @@ def search_sites(args):
 @blp.response(200, SiteSchema)
 def get_site(site_id: uuid.UUID):
     """Retrieve a site"""
-    return Site.get_or_404(site_id)
+    return Site.get_or_404(site_id, options=OWN_COLUMNS)
 
 
 @blp.route("/sites/<uuid:site_id>", methods=["PUT"])
@@ -114,8 +120,10 @@ add_review_routes(blp, Site, "site_id", prefix="/sites")
 @blp.response(200, Flavors)
 def list_flavors(args, site_id: uuid.UUID):
     """Filter and list the flavors of a site"""
-    Site.get_or_404(site_id)
-    stmt = select(Flavor).where(Flavor.site_id == site_id, Flavor.status == args["status"])
+    Site.get_or_404(site_id, options=OWN_COLUMNS)
+    stmt = select_own_columns(Flavor).where(
+        Flavor.site_id == site_id, Flavor.status == args["status"]
+    )
     stmt = filter_equal(stmt, args, {"name": Flavor.name})
     stmt = filter_upload(stmt, Flavor.upload_datetime, args)
     stmt = sort(
@@ -142,8 +150,10 @@ def create_flavor(body, site_id: uuid.UUID):
 @blp.response(200, Flavors)
 def search_flavors(args, site_id: uuid.UUID):
     """Search a site's flavors by terms in name or description"""
-    Site.get_or_404(site_id)
-    stmt = select(Flavor).where(Flavor.site_id == site_id, Flavor.status == args["status"])
+    Site.get_or_404(site_id, options=OWN_COLUMNS)
+    stmt = select_own_columns(Flavor).where(
+        Flavor.site_id == site_id, Flavor.status == args["status"]
+    )
     stmt = filter_upload(stmt, Flavor.upload_datetime, args)
     stmt = search(stmt, args["terms"], [Flavor.name, Flavor.description])
     stmt = sort(

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
 from backend.models import Tag
-from backend.queries import filter_equal, paginate, search, sort
+from backend.queries import filter_equal, paginate, search, select_own_columns, sort
 from backend.routes.blueprint import Blueprint
 from backend.schemas.tags import CreateTag, TagFilterArgs, Tags, TagSearchArgs
 from backend.schemas.tags import Tag as TagSchema
@@ -25,7 +23,7 @@ DEFAULT_SORT = [("name", False)]
 @blp.response(200, Tags)
 def list_tags(args):
     """Filter and list tags"""
-    stmt = filter_equal(select(Tag), args, {"name": Tag.name})
+    stmt = filter_equal(select_own_columns(Tag), args, {"name": Tag.name})
     stmt = sort(stmt, args.get("sort_by"), SORT_FIELDS, default=DEFAULT_SORT, id_column=Tag.id)
     return paginate(stmt, args)
 
@@ -47,7 +45,7 @@ def create_tag(body):
 @blp.response(200, Tags)
 def search_tags(args):
     """Search tags by terms in name or description"""
-    stmt = search(select(Tag), args["terms"], [Tag.name, Tag.description])
+    stmt = search(select_own_columns(Tag), args["terms"], [Tag.name, Tag.description])
     stmt = sort(stmt, args.get("sort_by"), SORT_FIELDS, default=DEFAULT_SORT, id_column=Tag.id)
     return paginate(stmt, args)
 
