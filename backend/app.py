@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from backend import notifications, settings
+from backend.db_connections import ping_after_idle
 from backend.errors import register_error_handlers
 from backend.extensions import api, db, flaat, mail, migrate
 from backend.json_provider import OrjsonProvider
@@ -68,21 +67,15 @@ def register_extensions(app: Flask) -> None:
         },
     )
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_after_idle(engine, app.config["DB_PING_AFTER_IDLE"])
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     flaat.init_app(app)
     app.config["TRUSTED_OP_LIST"] = list(app.config["TRUSTED_OP_LIST"])
     mail.init_app(app)
     notifications.init_app(app)
     api.init_app(app)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
-    """SQLite enforces foreign keys (and their ON DELETE actions) only when asked."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -63,6 +63,9 @@ def load() -> dict[str, Any]:
         # Seconds to wait for a PostgreSQL connection before answering 503 (never a hung
         # worker while the database is unreachable).
         "DB_CONNECT_TIMEOUT": env.int("DB_CONNECT_TIMEOUT", 5),
+        # Seconds a pooled connection may sit unused before it is checked (SELECT 1) ahead
+        # of a request; connections in steady use are not (backend.db_connections).
+        "DB_PING_AFTER_IDLE": env.float("DB_PING_AFTER_IDLE", 5.0),
         # Folder of the Alembic migrations; the container image keeps them in /app/migrations.
         "MIGRATIONS_DIR": env.str("MIGRATIONS_DIR", str(_CHECKOUT / "migrations")),
         # Comma-separated OIDC issuer URLs whose tokens are accepted.
@@ -209,10 +212,10 @@ def read_replica_binds(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def engine_options(config: dict[str, Any]) -> dict[str, Any]:
-    """SQLAlchemy engine options. Pre-ping replaces connections that died while the database
-    was away, so the service recovers by itself; on PostgreSQL a connect timeout and TCP
-    keepalives bound how long a request can wait for an unreachable server (then 503)."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    """SQLAlchemy engine options. On PostgreSQL a connect timeout and TCP keepalives bound
+    how long a request can wait for an unreachable server (then 503). Connections that died
+    while the database was away are replaced by ``backend.db_connections``."""
+    options: dict[str, Any] = {}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # Documents are parsed and written by orjson (a page of results holds 100 of
         # them; an import writes thousands a second).

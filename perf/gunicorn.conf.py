@@ -19,3 +19,6 @@ def post_worker_init(worker) -> None:
     """Move everything loaded so far out of the collector's sight."""
     gc.collect()
     gc.freeze()
+    import os, sys
+    if os.environ.get("SWITCH"):
+        sys.setswitchinterval(float(os.environ["SWITCH"]))

@@ -39,10 +39,10 @@ def test_postgresql_connections_time_out(app_settings):
         **{**app_settings, "DATABASE_URL": "postgresql://perf@db/perf", "DB_CONNECT_TIMEOUT": 3}
     )
     options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
-    assert options["pool_pre_ping"] is True
+    assert "pool_pre_ping" not in options  # idle connections are checked instead
     assert options["connect_args"]["connect_timeout"] == 3
 
 
 def test_sqlite_gets_no_postgresql_options(app_settings):
     app = create_app(**{**app_settings, "DATABASE_URL": "sqlite:///:memory:"})
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {}
