@@ -8,6 +8,7 @@ accepting connections and gives running requests ``GUNICORN_GRACEFUL_TIMEOUT`` s
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -85,6 +86,14 @@ if _JSON:
     logger_class = JsonLogger
 else:
     access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+
+
+def post_worker_init(worker) -> None:
+    """Move what the worker loaded (the app and its libraries, about 140,000 long-lived
+    objects) out of the garbage collector's sight: otherwise every full collection walks
+    them all again, which showed as 30-100 ms pauses in the p99 of large result pages."""
+    gc.collect()
+    gc.freeze()
 
 
 def on_starting(server) -> None:

@@ -307,7 +307,7 @@ def start_gunicorn(
         "LOG_LEVEL": "WARNING",
     }
     command = [
-        sys.executable, "-m", "gunicorn", "--config", str(ROOT / "perf" / "gunicorn.conf.py"),
+        sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
         "--worker-class", "gthread", "backend:create_app()",
     ]  # fmt: skip
