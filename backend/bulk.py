@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend.dialects import concurrent_writers, prepare_bulk_insert, snapshot_read_options
 from backend.errors import DomainError, NotFound
 from backend.extensions import db
-from backend.json_provider import dumps, loads_request
+from backend.json_provider import NUL_MESSAGE, dumps, has_nul, loads_request
 from backend.models import Benchmark, Flavor, ItemStatus, Result, Site, Tag, User, results_tags
 from backend.models.benchmark import canonical_json
 from backend.models.types import utc_now
@@ -48,6 +48,8 @@ KEPT_MESSAGES = 1000
 EXPORT_CHUNK = 1000
 
 _execution_datetime = ExecutionDateTime()
+#: How JSON text and bytes spell NUL (it has no other way to).
+NUL_ESCAPE = ("\\u0000", b"\\u0000")
 
 
 class BadRecord(Exception):
@@ -173,6 +175,9 @@ def import_records(
                 record = loads_request(line)
                 if not isinstance(record, dict):
                     raise BadRecord("not a JSON object")
+                # JSON holds a NUL only as the escape \u0000: look closer only then.
+                if NUL_ESCAPE[isinstance(line, bytes)] in line and has_nul(record):
+                    raise BadRecord(NUL_MESSAGE)
                 importer.handle(number, record)
             except (BadRecord, DomainError, ValueError, RecursionError) as error:
                 tell(LineMessage(number, _reason(error)))

@@ -62,6 +62,22 @@ def loads_request(text: str | bytes) -> Any:
     return json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
+NUL_MESSAGE = "Text must not contain NUL (\\u0000) characters."
+
+
+def has_nul(value: Any) -> bool:
+    """Whether text anywhere in a parsed JSON value holds a NUL character, which
+    PostgreSQL can store neither in text nor in JSONB (SQLite refuses the same, so that
+    both databases accept the same data)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    return False
+
+
 def _refuse_constant(name: str) -> NoReturn:
     """Python's json reads NaN and Infinity; JSON (and so clients and PostgreSQL) cannot."""
     raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)

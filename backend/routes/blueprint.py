@@ -17,7 +17,6 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from functools import wraps
-from typing import Any
 
 import flask_smorest
 import marshmallow as ma
@@ -28,7 +27,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from backend import auth
-from backend.json_provider import loads_request
+from backend.json_provider import NUL_MESSAGE, has_nul, loads_request
 
 ACCESS_LEVELS: dict[str, tuple[str, Callable[[], object] | None]] = {
     "public": ("Public", None),
@@ -64,25 +63,12 @@ class StrictParser(FlaskParser):
 
     def pre_load(self, location_data, *, schema, req, location):
         if isinstance(location_data, Mapping):
-            names = [str(k) for k, v in location_data.items() if _has_nul(k) or _has_nul(v)]
+            names = [str(k) for k, v in location_data.items() if has_nul(k) or has_nul(v)]
         else:
-            names = ["_schema"] if _has_nul(location_data) else []
+            names = ["_schema"] if has_nul(location_data) else []
         if names:
             raise ma.ValidationError({name: [NUL_MESSAGE] for name in names})
         return location_data
-
-
-NUL_MESSAGE = "Text must not contain NUL (\\u0000) characters."
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -350,3 +350,24 @@ def test_batches_after_a_refused_one_are_not_committed_even_if_written_first(mon
     assert str(report.errors[-1]) == "line 8: error: the database refused lines 7-8: disk full"
     assert report.results == 2
     assert sorted(r.json["score"] for r in db.session.query(Result)) == [1.0, 2.0]
+
+
+def test_text_with_nul_characters_is_a_bad_line_as_in_the_api():
+    """Neither database can store NUL; the API refuses it (422) and so does the import,
+    line by line, instead of the database refusing the whole batch."""
+    report = import_records(
+        lines(
+            *catalogue(),  # lines 1-4
+            {"type": "site", "name": "SITE\u0000B", "address": "b.example.org"},  # 5
+            result(1.0, json={"score": 1.0, "note": "a\u0000b"}),  # 6
+            result(2.0),  # 7
+            result(3.0, json={"score": 3.0, "note": "a\\u0000b, spelled out"}),  # 8
+        )
+    )
+
+    assert [(e.line, e.message) for e in report.errors] == [
+        (5, "Text must not contain NUL (\\u0000) characters."),
+        (6, "Text must not contain NUL (\\u0000) characters."),
+    ]
+    assert not report.aborted
+    assert sorted(r.json["score"] for r in db.session.query(Result)) == [2.0, 3.0]
