@@ -168,6 +168,8 @@ def load(file: Path, server: str, name: str, replace: bool, import_args: list[st
             else ""
         )
         + f"; {os.cpu_count()} cores, load average {load_before:.1f} before the import",
+        # ru_maxrss of children: the largest of them, here the import (KiB on Linux).
+        f"importer peak memory (RSS): {own_after.ru_maxrss / 1024:,.0f} MiB",
     ]
     lines.append(f"then VACUUM ANALYZE in {vacuum_analyze(url):,.1f} s; DATABASE_URL={url}")
     text_report = "\n".join(lines)
