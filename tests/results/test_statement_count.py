@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import event
 
 from backend.extensions import db
+from backend.models import Flavor, Result
 from factories import BenchmarkFactory, FlavorFactory, ResultFactory, SiteFactory, TagFactory
 
 
@@ -47,3 +48,22 @@ def test_a_page_costs_a_constant_number_of_statements(client, counter, count):
     )
     # count + page + benchmarks + sites + flavors + tags
     assert len(counter.statements) <= 6, counter.statements
+
+
+@pytest.mark.parametrize(
+    "path", ["/sites", "/benchmarks", "/tags", "/sites/{site}/flavors", "/results/{result}"]
+)
+def test_small_requests_cost_one_statement_beyond_what_they_look_up(client, counter, path):
+    """A catalogue page carries its total in its own statement; a result comes with its
+    benchmark, site, flavor and tags in one. (/sites/{id}/flavors first finds the site.)"""
+    make_results(3)
+    db.session.remove()
+    flavor = db.session.scalars(db.select(Flavor)).first()
+    result = db.session.scalars(db.select(Result)).first()
+    url = path.format(site=flavor.site_id, result=result.id)
+    db.session.remove()
+    counter.statements.clear()
+    response = client.get(url)
+    assert response.status_code == 200
+    selects = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == (2 if "flavors" in path else 1), selects
