@@ -32,18 +32,13 @@ def test_upload_returns_the_full_result(client, user_headers, cray_benchmark):
 
 def test_integers_beyond_64_bits_are_stored_exactly(client, user_headers):
     benchmark = BenchmarkFactory(json_schema={"type": "object"})
-    document = {"big": 2**64 + 1, "small": -(2**70), "text": "12345678901234567890123"}
-    response = client.post(
-        "/results",
-        query_string={
-            "execution_datetime": EXECUTED,
-            "benchmark_id": str(benchmark.id),
-            "flavor_id": str(FlavorFactory().id),
-        },
-        data=json.dumps(document),
-        content_type="application/json",
-        headers=user_headers,
-    )
+    document = {
+        "big": 2**64 + 1,
+        "small": -(2**70),
+        "just_below_64_bits": -(2**63) - 1,
+        "text": "12345678901234567890123",
+    }
+    response = upload(client, user_headers, benchmark, FlavorFactory(), document)
     assert response.status_code == 201
     stored = client.get(f"/results/{response.json['id']}")
     assert json.loads(stored.data)["json"] == document
