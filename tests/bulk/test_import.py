@@ -303,10 +303,12 @@ def test_default_uploader_must_be_registered():
     assert "--uploader: no user with sub 'ghost'" in report.errors[0].message
 
 
-def test_a_batch_the_database_refuses_stops_the_import(monkeypatch):
+def refuse_the_batch_with_score_3(monkeypatch, *, after_seconds: float = 0) -> None:
+    """The database refuses (after a while) the batch holding the result of score 3."""
     prepare = bulk.prepare_bulk_insert
 
     def disk_full(connection):
+        time.sleep(after_seconds)
         raise RuntimeError("disk full")
 
     def refuse_score_3(dialect, table, rows):
@@ -315,6 +317,10 @@ def test_a_batch_the_database_refuses_stops_the_import(monkeypatch):
         return prepare(dialect, table, rows)
 
     monkeypatch.setattr(bulk, "prepare_bulk_insert", refuse_score_3)
+
+
+def test_a_batch_the_database_refuses_stops_the_import(monkeypatch):
+    refuse_the_batch_with_score_3(monkeypatch)
 
     report = import_records(
         lines(*catalogue(), result(1.0), result(2.0), result(3.0), result(4.0), result(5.0)),
@@ -330,18 +336,8 @@ def test_a_batch_the_database_refuses_stops_the_import(monkeypatch):
 def test_batches_after_a_refused_one_are_not_committed_even_if_written_first(monkeypatch):
     """On PostgreSQL two connections write batches at once; commits keep the file's order,
     so what is stored is always the batches before the refused one."""
-    prepare = bulk.prepare_bulk_insert
-
-    def slow_disk_full(connection):
-        time.sleep(0.5)  # the next batch is written meanwhile, and waits for its turn
-        raise RuntimeError("disk full")
-
-    def refuse_score_3(dialect, table, rows):
-        if any(row.get("json") == {"score": 3.0} for row in rows):
-            return slow_disk_full
-        return prepare(dialect, table, rows)
-
-    monkeypatch.setattr(bulk, "prepare_bulk_insert", refuse_score_3)
+    # The next batch is written meanwhile, and waits for its turn.
+    refuse_the_batch_with_score_3(monkeypatch, after_seconds=0.5)
     scores = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
 
     report = import_records(lines(*catalogue(), *map(result, scores)), batch_size=2)
