@@ -38,6 +38,7 @@ from backend.schemas.benchmarks import CreateBenchmark
 from backend.schemas.results import ExecutionDateTime
 from backend.schemas.sites import CreateFlavor, CreateSite
 from backend.schemas.tags import CreateTag
+from backend.unit_of_work import objects_kept_loaded
 
 #: Record types in the order an export writes them (each refers only to earlier ones).
 RECORD_TYPES = ("user", "tag", "site", "flavor", "benchmark", "result")
@@ -162,49 +163,48 @@ def import_records(
     session = db.session()
     writer = _ResultWriter(db.engine, report, writers=concurrent_writers(db.engine.dialect.name))
     importer = _Importer(report, tell, writer, uploader, skip_existing_results)
-    # The catalogue objects results refer to stay loaded from batch to batch.
-    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     number = 0
-    try:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            report.lines += 1
-            importer.batch_lines.append(number)
-            try:
-                record = loads_request(line)
-                if not isinstance(record, dict):
-                    raise BadRecord("not a JSON object")
-                # JSON holds a NUL only as the escape \u0000: look closer only then.
-                if NUL_ESCAPE[isinstance(line, bytes)] in line and has_nul(record):
-                    raise BadRecord(NUL_MESSAGE)
-                importer.handle(number, record)
-            except (BadRecord, DomainError, ValueError, RecursionError) as error:
-                tell(LineMessage(number, _reason(error)))
-                if strict:
-                    report.aborted_at = number
-                    session.rollback()
-                    break
-            if len(importer.batch_lines) >= batch_size:
+    # The catalogue objects results refer to stay loaded from batch to batch.
+    with objects_kept_loaded():
+        try:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                report.lines += 1
+                importer.batch_lines.append(number)
+                try:
+                    record = loads_request(line)
+                    if not isinstance(record, dict):
+                        raise BadRecord("not a JSON object")
+                    # JSON holds a NUL only as the escape \u0000: look closer only then.
+                    if NUL_ESCAPE[isinstance(line, bytes)] in line and has_nul(record):
+                        raise BadRecord(NUL_MESSAGE)
+                    importer.handle(number, record)
+                except (BadRecord, DomainError, ValueError, RecursionError) as error:
+                    tell(LineMessage(number, _reason(error)))
+                    if strict:
+                        report.aborted_at = number
+                        session.rollback()
+                        break
+                if len(importer.batch_lines) >= batch_size:
+                    importer.end_batch()
+                    if progress:
+                        progress(report)
+            else:
                 importer.end_batch()
-                if progress:
-                    progress(report)
-        else:
-            importer.end_batch()
-    except SQLAlchemyError as error:
-        session.rollback()
-        first = importer.batch_lines[0] if importer.batch_lines else number
-        tell(
-            LineMessage(
-                number, f"the database refused lines {first}-{number}: {_first_line(error)}"
+        except SQLAlchemyError as error:
+            session.rollback()
+            first = importer.batch_lines[0] if importer.batch_lines else number
+            tell(
+                LineMessage(
+                    number, f"the database refused lines {first}-{number}: {_first_line(error)}"
+                )
             )
-        )
-        report.aborted_at = number
-    except _WriteFailed:
-        session.rollback()
-    finally:
-        writer.close()
-        session.expire_on_commit = expire_on_commit
+            report.aborted_at = number
+        except _WriteFailed:
+            session.rollback()
+        finally:
+            writer.close()
     if writer.failure is not None:
         tell(LineMessage(writer.failure.last_line, str(writer.failure)))
         report.aborted_at = report.aborted_at or writer.failure.last_line
@@ -327,9 +327,9 @@ class _ResultWriter:
         error: Exception | None = None
         connection = transaction = None
         try:
-            connection = self.engine.connect()
-            transaction = connection.begin()
-            if self.failure is None:
+            if self.failure is None:  # else an earlier batch failed: this one is given up
+                connection = self.engine.connect()
+                transaction = connection.begin()
                 for write in batch.writes:
                     write(connection)
         except Exception as refused:  # COPY raises the driver's errors; threads must not die
