@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import make_server
 
 from backend import create_app
-from tests.deployment.processes import free_port
+from tests.deployment.processes import free_port, require
 
 PREFIX = {"X-Forwarded-Prefix": "/api/v1"}
 
@@ -60,8 +60,7 @@ def test_proxy_fix_counts_come_from_the_settings(app_settings):
 def test_swagger_ui_renders_under_the_csp_behind_the_prefix(app_settings, tmp_path):
     """A real browser: the page only renders if the CSP lets Swagger UI's files run."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    require(chromium is not None, "chromium is not installed (apt-get install chromium)")
     app = create_app(
         **{**app_settings, "PROXY_FIX_X_PREFIX": 1, "DATABASE_URL": f"sqlite:///{tmp_path}/ui.db"}
     )
