@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from backend import notifications, settings
+from backend import bearer_tokens, notifications, response_cache, settings
 from backend.db_connections import ping_after_idle
 from backend.errors import register_error_handlers
 from backend.extensions import api, db, flaat, mail, migrate
@@ -53,6 +53,9 @@ def register_extensions(app: Flask) -> None:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="api-spec.json",
         FLAAT_REQUEST_TIMEOUT=app.config["OIDC_REQUEST_TIMEOUT"],
+        # backend.bearer_tokens verifies JWTs (signature, claims, leeway) before flaat sees
+        # them; flaat's own verification would contact the issuer without these timeouts.
+        FLAAT_VERIFY_JWT=False,
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Store, validate and compare benchmark results from cloud "
@@ -75,6 +78,8 @@ def register_extensions(app: Flask) -> None:
     app.config["TRUSTED_OP_LIST"] = list(app.config["TRUSTED_OP_LIST"])
     mail.init_app(app)
     notifications.init_app(app)
+    response_cache.init_app(app)
+    bearer_tokens.init_app(app)
     api.init_app(app)
 
 

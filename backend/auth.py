@@ -1,5 +1,5 @@
-"""Who is calling: the token (validated by flaat against the trusted issuers), the
-registered user behind it, and whether that user is an admin.
+"""Who is calling: the token (checked by ``backend.bearer_tokens``, looked up by flaat at
+the trusted issuers), the registered user behind it, and whether that user is an admin.
 
 Access levels, from the v1 contract: public (nothing needed), token (any valid token),
 user (token of a registered user), admin (registered user whose ``eduperson_entitlement``
@@ -8,13 +8,12 @@ shares an entry with ``ADMIN_ENTITLEMENTS``).
 
 from __future__ import annotations
 
-import jwt
-from flaat.exceptions import FlaatException
 from flaat.user_infos import UserInfos
 from flask import current_app, request
 
-from backend.errors import Forbidden, Unauthorized
-from backend.extensions import db, flaat
+from backend import bearer_tokens
+from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
+from backend.extensions import db
 from backend.models import User
 
 
@@ -25,38 +24,22 @@ def _request_cache() -> dict:
 
 
 def token_infos() -> UserInfos:
-    """The caller's validated token claims, or Unauthorized (401)."""
+    """The caller's validated token claims: 401 for a missing or unacceptable token, 503 when
+    the identity provider cannot answer now (backend.bearer_tokens)."""
     cache = _request_cache()
     if "infos" not in cache:
         try:
-            cache["infos"] = flaat_infos()
-        except FlaatException as error:
-            cache["infos"], cache["error"] = None, str(error)
+            cache["infos"] = bearer_tokens.user_infos(request.headers.get("Authorization", ""))
+        except Unauthorized as error:
+            cache["infos"], cache["error"] = (
+                None,
+                Unauthorized(f"{error.message}. Send 'Authorization: Bearer <OIDC access token>'."),
+            )
+        except ServiceUnavailable as error:
+            cache["infos"], cache["error"] = None, error
     if cache["infos"] is None:
-        reason = cache.get("error") or "No valid access token"
-        raise Unauthorized(f"{reason}. Send 'Authorization: Bearer <OIDC access token>'.")
+        raise cache["error"]
     return cache["infos"]
-
-
-def flaat_infos() -> UserInfos | None:
-    """Validate the bearer token with flaat.
-
-    flaat would fetch the discovery document and keys of whatever issuer a JWT names
-    before checking that the issuer is trusted; refusing untrusted issuers first keeps
-    the service from making requests to URLs chosen by the caller.
-    """
-    header = request.headers.get("Authorization", "")
-    if not header:
-        raise FlaatException("No access token")
-    token = header.removeprefix("Bearer ").strip()
-    try:
-        claimed_issuer = jwt.decode(token, options={"verify_signature": False}).get("iss", "")
-    except jwt.InvalidTokenError:
-        claimed_issuer = None  # an opaque token: flaat asks the trusted issuers
-    trusted = current_app.config["TRUSTED_OP_LIST"]
-    if claimed_issuer is not None and str(claimed_issuer).rstrip("/") not in trusted:
-        raise FlaatException(f"The token's issuer {claimed_issuer!r} is not trusted")
-    return flaat.get_user_infos_from_request(request)
 
 
 def has_token() -> bool:
@@ -79,7 +62,8 @@ def current_user() -> User:
 
 
 def optional_user() -> User | None:
-    """The registered caller if a valid token came with the request, else None."""
+    """The registered caller if a valid token came with the request, else None (503 still
+    raises: an identity provider that cannot answer must not make an owner anonymous)."""
     if not has_token():
         return None
     try:
@@ -89,8 +73,14 @@ def optional_user() -> User | None:
 
 
 def entitlements(infos: UserInfos) -> set[str]:
-    value = infos.get("eduperson_entitlement") or []
-    return {value} if isinstance(value, str) else set(value)
+    """The caller's ``eduperson_entitlement``: one string or a list of strings. Any other
+    shape (an object whose keys look like entitlements, nested lists) counts as none."""
+    value = infos.get("eduperson_entitlement")
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return set(value)
+    return set()
 
 
 def is_admin(infos: UserInfos) -> bool:
@@ -107,7 +97,8 @@ def current_admin() -> User:
 
 
 def caller_is_admin() -> bool:
-    """Whether the request comes from an admin; never raises (for optional views)."""
+    """Whether the request comes from an admin; a missing or invalid token is False (for
+    optional views)."""
     user = optional_user()
     return user is not None and is_admin(token_infos())
 

@@ -30,7 +30,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend.dialects import concurrent_writers, prepare_bulk_insert, snapshot_read_options
 from backend.errors import DomainError, NotFound
 from backend.extensions import db
-from backend.json_provider import NUL_MESSAGE, dumps, has_nul, loads_request
+from backend.json_provider import (
+    dumps,
+    loads_request,
+    may_hold_unstorable_text,
+    unstorable_text,
+)
 from backend.models import Benchmark, Flavor, ItemStatus, Result, Site, Tag, User, results_tags
 from backend.models.benchmark import canonical_json
 from backend.models.types import utc_now
@@ -49,8 +54,6 @@ KEPT_MESSAGES = 1000
 EXPORT_CHUNK = 1000
 
 _execution_datetime = ExecutionDateTime()
-#: How JSON text and bytes spell NUL (it has no other way to).
-NUL_ESCAPE = ("\\u0000", b"\\u0000")
 
 
 class BadRecord(Exception):
@@ -176,9 +179,9 @@ def import_records(
                     record = loads_request(line)
                     if not isinstance(record, dict):
                         raise BadRecord("not a JSON object")
-                    # JSON holds a NUL only as the escape \u0000: look closer only then.
-                    if NUL_ESCAPE[isinstance(line, bytes)] in line and has_nul(record):
-                        raise BadRecord(NUL_MESSAGE)
+                    # Text neither database stores comes only from a few spellings.
+                    if may_hold_unstorable_text(line) and (problem := unstorable_text(record)):
+                        raise BadRecord(problem)
                     importer.handle(number, record)
                 except (BadRecord, DomainError, ValueError, RecursionError) as error:
                     tell(LineMessage(number, _reason(error)))

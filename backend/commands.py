@@ -8,7 +8,7 @@ import time
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from backend import bulk_commands
@@ -24,6 +24,26 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_wait)
     app.cli.add_command(notifications_cli)
     bulk_commands.register(app)
+    if click.get_current_context(silent=True) is not None:
+        lift_statement_timeout(app)
+
+
+def lift_statement_timeout(app: Flask) -> None:
+    """No DB_STATEMENT_TIMEOUT for an app the flask CLI made: a migration waiting for
+    another replica's migration lock, an import or an export take as long as they need.
+
+    (The app is made inside the CLI's click context; gunicorn makes it outside any.)
+    """
+    with app.app_context():
+        engines = list(db.engines.values())
+    for engine in engines:
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "do_connect", _without_statement_timeout)
+
+
+def _without_statement_timeout(dialect, connection_record, cargs, cparams) -> None:
+    # A later -c overrides an earlier one for the same parameter.
+    cparams["options"] = f"{cparams.get('options', '')} -c statement_timeout=0".strip()
 
 
 @click.command("db-wait")

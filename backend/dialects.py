@@ -34,6 +34,8 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 #: A JSON document column: JSONB on PostgreSQL, JSON text elsewhere.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -51,6 +53,11 @@ def json_value_kind(value: Any) -> str:
 
 
 def _quoted_keys(path: Sequence[str]) -> str:
+    """``."a"."b"``: the keys JSON-quoted, non-ASCII characters escaped. PostgreSQL's
+    jsonpath reads JSON's string syntax; SQLite's JSON1 (3.40) reads a quoted key up to
+    the next quote and compares it with the stored text as it is, which the default
+    serialiser writes with the same escapes. Keys hold no quote, backslash or control
+    character (``backend.schemas.common.json_path_keys``), so both read each key alike."""
     return "".join("." + json.dumps(key) for key in path)
 
 
@@ -90,10 +97,11 @@ def json_sort_keys(
     """ORDER BY keys for the value at ``path``: numbers, then text, then other JSON values,
     then documents without the path; numbers and text each in the requested direction."""
     if dialect == "postgresql":
+        # One bound parameter per key: a text[] path literal ('{a,b}') would read commas,
+        # braces and quotes in keys as its own syntax.
         document = type_coerce(column, JSONB)
-        value = document[tuple(path)]
-        kind = func.jsonb_typeof(value)
-        text = document[tuple(path)].astext
+        kind = func.jsonb_typeof(func.jsonb_extract_path(document, *path))
+        text = func.jsonb_extract_path_text(document, *path)
         number = case((kind == "number", cast(text, Numeric())), else_=null())
         string = case((kind == "string", text.collate("C")), else_=null())
         rank = case((kind == "number", 1), (kind == "string", 2), (kind.is_(None), 4), else_=3)
@@ -179,3 +187,53 @@ def _copy_text(value: Any) -> str:
     if isinstance(value, bool):
         return "t" if value else "f"
     return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def read_one_value(engine: Engine, sql: str) -> Any:
+    """The first column of the first row of ``sql``, in one round trip.
+
+    Through a pooled connection outside any transaction: psycopg2 would otherwise send a
+    BEGIN before the query and the pool a ROLLBACK after it, three round trips for a value
+    that a cache hit needs on every request (sqlite3 starts no transaction for a SELECT).
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        connection = engine.raw_connection()
+    except dbapi_error as error:  # the server cannot be reached: 503, as for a session
+        raise _database_error(engine, sql, error, connection_lost=False) from error
+    try:
+        driver_connection = connection.driver_connection
+        autocommit = engine.dialect.name == "postgresql" and not driver_connection.autocommit
+        if autocommit:
+            driver_connection.autocommit = True
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            row = cursor.fetchone()
+            cursor.close()
+        except dbapi_error as error:
+            lost = engine.dialect.is_disconnect(error, driver_connection, None)
+            if lost:
+                connection.invalidate(error)
+            raise _database_error(engine, sql, error, connection_lost=lost) from error
+        finally:
+            if autocommit and not driver_connection.closed:
+                driver_connection.autocommit = False
+        return row[0] if row else None
+    finally:
+        connection.close()
+
+
+def _database_error(
+    engine: Engine, sql: str, error: Exception, *, connection_lost: bool
+) -> DBAPIError:
+    """A raw driver error wrapped as SQLAlchemy wraps those of its own statements, so that
+    the error handlers tell an unavailable database (503) from a bug (500)."""
+    return DBAPIError.instance(
+        sql,
+        None,
+        error,
+        engine.dialect.loaded_dbapi.Error,
+        connection_invalidated=connection_lost,
+        dialect=engine.dialect,
+    )

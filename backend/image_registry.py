@@ -21,23 +21,55 @@ out, rate-limits or fails (5xx), since then nothing is known about the image.
 
 Registries are spoken to over https, except those named in ``insecure_registries``
 (``host[:port]`` strings, from the ``IMAGE_REGISTRY_INSECURE`` setting) which use plain http.
+
+Where the check may connect (the image name is a user's choice, so it must not turn the
+service into a client of the operator's internal network): only registries the operator
+listed (``allowed_registries``, the ``IMAGE_REGISTRIES`` setting, plus the insecure ones); a
+user's image in another registry is refused with 422 before anything is contacted. The rule
+for addresses is "a host you list is trusted as you wrote it; everything else is refused":
+a listed IP address (``127.0.0.1:5000``) is connected to as it is, whatever range it is in;
+any name, listed or not (``localhost``, a registry's token realm, a redirect target) is
+resolved, and refused if any of its addresses is loopback, link-local, private, reserved,
+multicast, unspecified or otherwise not globally routable (:func:`refused_because`). The
+check happens inside each connection, which then connects to an address it just checked,
+so neither DNS rebinding nor a token realm or redirect can lead it elsewhere; environment
+proxies are not used, since the proxy, not the address checked, would be connected to.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from collections.abc import Collection
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from backend.errors import ImageNotFound, ServiceUnavailable
 
-__all__ = ["DOCKER_HUB_HOST", "check_image_exists", "parse_reference"]
+__all__ = [
+    "DOCKER_HUB_HOST",
+    "PUBLIC_REGISTRIES",
+    "allowed_hosts",
+    "check_image_exists",
+    "parse_reference",
+    "refused_because",
+]
 
 DOCKER_HUB_HOST = "registry-1.docker.io"
 """The API host behind ``docker.io``; images without a registry component live there."""
 
 _DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io"}
+
+PUBLIC_REGISTRIES = ("docker.io", "ghcr.io", "quay.io", "registry.gitlab.com")
+"""The default of ``IMAGE_REGISTRIES``: the public registries benchmarks are published in."""
+
+_MAX_REDIRECTS = 5
 
 # What containerd asks for: every manifest kind an image tag can point at, newest first.
 MANIFEST_ACCEPT = (
@@ -116,12 +148,40 @@ def parse_reference(image: str) -> tuple[str, str]:
     return host, path
 
 
+def allowed_hosts(entries: Collection[str]) -> frozenset[str]:
+    """The registry hosts ``entries`` name, as :func:`parse_reference` spells them: lowercase,
+    without scheme or trailing slash, Docker Hub's aliases as :data:`DOCKER_HUB_HOST`."""
+    hosts = {_normalize_host(entry) for entry in entries if entry and entry.strip()}
+    return frozenset(DOCKER_HUB_HOST if host in _DOCKER_HUB_ALIASES else host for host in hosts)
+
+
+def refused_because(address: str) -> str | None:
+    """Why the check never connects to ``address`` (an IP address) unless an operator listed
+    it, e.g. ``"loopback"``; None for a globally routable unicast address."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    for reason, applies in (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
+        ("not globally routable", not ip.is_global),
+    ):
+        if applies:
+            return reason
+    return None
+
+
 def check_image_exists(
     image: str,
     tag: str,
     *,
     timeout: float = 5.0,
     insecure_registries: Collection[str] = (),
+    allowed_registries: Collection[str] | None = None,
 ) -> None:
     """Ask ``image``'s registry whether ``image:tag`` exists and can be pulled anonymously.
 
@@ -129,9 +189,15 @@ def check_image_exists(
     request's connect and each read; a check makes at most a few requests. Registries whose
     ``host[:port]`` is in ``insecure_registries`` are spoken to over plain http.
 
+    ``allowed_registries`` (with ``insecure_registries``) are the registries the check may
+    ask, each trusted as written (see the module documentation); an image elsewhere is
+    refused with :class:`ImageNotFound`. Callers that take ``image`` from a user must pass
+    it; None, for callers that chose the image themselves, trusts the image's registry.
+
     Returns ``None`` if the manifest exists. Raises :class:`ImageNotFound` when the reference
-    is malformed or the registry says it does not exist or is not public, and
-    :class:`ServiceUnavailable` when the registry cannot be reached or fails.
+    is malformed, in a registry that is not allowed, or the registry says it does not exist
+    or is not public, and :class:`ServiceUnavailable` when the registry cannot be reached,
+    fails, or would lead the check to an address it never contacts.
     """
     host, repository = parse_reference(image)
     ref = _format_reference(image, tag)
@@ -144,11 +210,25 @@ def check_image_exists(
     if timeout <= 0:
         raise ValueError("timeout must be positive")
 
-    insecure = {_normalize_host(h) for h in insecure_registries if h and h.strip()}
+    insecure = allowed_hosts(insecure_registries)
+    listed = insecure | (
+        allowed_hosts([host]) if allowed_registries is None else allowed_hosts(allowed_registries)
+    )
+    if host not in listed:
+        names = ", ".join(sorted(_display_host(h) for h in listed - insecure)) or "none"
+        raise ImageNotFound(
+            f"Image '{ref}' is in registry '{_display_host(host)}', which is not in the "
+            f"registries this service checks: {names}. Use an image published in one of "
+            "them, or ask an admin to add the registry to IMAGE_REGISTRIES."
+        )
     scheme = "http" if host in insecure else "https"
     url = f"{scheme}://{host}/v2/{repository}/manifests/{tag}"
     with requests.Session() as session:
         session.headers["User-Agent"] = USER_AGENT
+        session.max_redirects = _MAX_REDIRECTS
+        adapter = _GuardedAdapter(_AddressPolicy(listed))
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         check = _Check(session, ref=ref, host=host, repository=repository, tag=tag, timeout=timeout)
         check.run(url)
 
@@ -232,6 +312,17 @@ class _Check:
             return self.session.request(
                 method, url, timeout=self.timeout, allow_redirects=True, **kwargs
             )
+        except _RefusedAddress as exc:
+            raise ServiceUnavailable(
+                f"The container registry {self.host} was not asked about image '{self.ref}': "
+                f"{exc}, and the service never connects to such an address unless an admin "
+                "lists it, as an address, in IMAGE_REGISTRIES. Ask an admin."
+            ) from exc
+        except requests.TooManyRedirects as exc:
+            raise ServiceUnavailable(
+                f"The container registry {self.host} redirected too often while checking "
+                f"image '{self.ref}'. Try again later or ask an admin."
+            ) from exc
         except requests.Timeout as exc:
             raise ServiceUnavailable(
                 f"The container registry {self.host} did not answer within {self.timeout:g} s "
@@ -337,6 +428,10 @@ def _invalid(image: object, why: str) -> ImageNotFound:
     return ImageNotFound(f"Invalid docker_image {image!r}: {why} ({_EXAMPLES}).")
 
 
+def _display_host(host: str) -> str:
+    return "docker.io" if host == DOCKER_HUB_HOST else host
+
+
 def _normalize_host(host: str) -> str:
     host = host.strip().lower()
     for prefix in ("http://", "https://"):
@@ -387,3 +482,139 @@ _NAME_RESOLUTION_FAILURES = (
 def _is_name_resolution_error(exc: BaseException) -> bool:
     text = str(exc)
     return any(marker in text for marker in _NAME_RESOLUTION_FAILURES)
+
+
+# -- where the check connects ---------------------------------------------------------------
+
+
+class _RefusedAddress(Exception):  # not an OSError: urllib3 and requests let it through
+    """A connection the address policy refused; the message says where and why."""
+
+
+def _split_host_port(entry: str) -> tuple[str, int | None]:
+    """``("127.0.0.1", 5000)`` from ``127.0.0.1:5000``; brackets of IPv6 literals dropped."""
+    host, port = entry, None
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    elif entry.count(":") == 1:
+        name, _, digits = entry.partition(":")
+        if digits.isdigit():
+            host, port = name, int(digits)
+    return host, port
+
+
+def _ip_or_none(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+class _AddressPolicy:
+    """Which addresses a check connects to: listed IP addresses as written (at their port,
+    or the scheme's default port when the entry has none), and otherwise only names and
+    addresses whose every address is globally routable."""
+
+    def __init__(self, listed: Collection[str]) -> None:
+        self.listed_addresses: set[tuple[str, int | None]] = set()
+        for entry in listed:
+            host, port = _split_host_port(entry)
+            ip = _ip_or_none(host)
+            if ip is not None:
+                self.listed_addresses.add((ip, port))
+
+    def addresses(self, host: str, port: int, default_port: int) -> list[str]:
+        """The addresses to connect to for ``host:port``; raises :class:`_RefusedAddress`."""
+        ip = _ip_or_none(host)
+        if ip is not None:
+            listed = (ip, port) in self.listed_addresses or (
+                port == default_port and (ip, None) in self.listed_addresses
+            )
+            reason = None if listed else refused_because(ip)
+            if reason:
+                raise _RefusedAddress(f"{host}:{port} is a {reason} address")
+            return [ip]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+        for address in addresses:
+            reason = refused_because(address)
+            if reason:
+                raise _RefusedAddress(f"{host}:{port} resolves to {address} ({reason})")
+        return addresses
+
+    def connect(self, connection: HTTPConnection) -> socket.socket:
+        """Open ``connection``'s socket to an address checked just now (urllib3's
+        ``_new_conn`` resolves again, which would let DNS answer differently)."""
+        try:
+            addresses = self.addresses(connection.host, connection.port, connection.default_port)
+        except socket.gaierror as error:
+            raise NameResolutionError(connection.host, connection, error) from error
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return create_connection(
+                    (address, connection.port),
+                    connection.timeout,
+                    source_address=connection.source_address,
+                    socket_options=connection.socket_options,
+                )
+            except TimeoutError as error:
+                raise ConnectTimeoutError(
+                    connection, f"Connection to {connection.host} timed out."
+                ) from error
+            except OSError as error:
+                failure = NewConnectionError(connection, f"Failed to connect: {error}")
+        raise failure or NewConnectionError(connection, "no address to connect to")
+
+
+class _GuardedConnection:
+    """Mixin for urllib3's connections: the socket comes from the address policy."""
+
+    def __init__(self, *args, address_policy: _AddressPolicy, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.address_policy = address_policy
+
+    def _new_conn(self) -> socket.socket:
+        return self.address_policy.connect(self)
+
+
+class _GuardedHTTPConnection(_GuardedConnection, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
+    pass
+
+
+class _GuardedPoolManager(PoolManager):
+    """urllib3's pool manager whose pools make guarded connections."""
+
+    _CONNECTIONS = {"http": _GuardedHTTPConnection, "https": _GuardedHTTPSConnection}
+
+    def __init__(self, address_policy: _AddressPolicy, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.address_policy = address_policy
+
+    def _new_pool(self, scheme, host, port, request_context=None):
+        pool = super()._new_pool(scheme, host, port, request_context)
+        pool.ConnectionCls = self._CONNECTIONS[scheme]
+        pool.conn_kw["address_policy"] = self.address_policy
+        return pool
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """requests' adapter for the check: guarded connections, never an environment proxy."""
+
+    def __init__(self, address_policy: _AddressPolicy) -> None:
+        self.address_policy = address_policy
+        super().__init__()
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs) -> None:
+        self.poolmanager = _GuardedPoolManager(
+            self.address_policy, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+        )
+
+    def send(self, request, **kwargs):
+        kwargs["proxies"] = {}
+        return super().send(request, **kwargs)

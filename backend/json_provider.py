@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, NoReturn
 
 import orjson
@@ -70,19 +71,46 @@ def loads_request(text: str | bytes) -> Any:
 
 
 NUL_MESSAGE = "Text must not contain NUL (\\u0000) characters."
+SURROGATE_MESSAGE = (
+    "Text must not contain lone UTF-16 surrogates (\\ud800 to \\udfff outside a high-low "
+    "pair): they encode no character. Send the character itself, or its surrogate pair."
+)
+#: Lone surrogates: what Python's json reads from a \ud800-\udfff escape without its
+#: partner (orjson refuses them), and from the bytes ED A0-BF xx (it decodes with
+#: ``surrogatepass``).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def has_nul(value: Any) -> bool:
-    """Whether text anywhere in a parsed JSON value holds a NUL character, which
-    PostgreSQL can store neither in text nor in JSONB (SQLite refuses the same, so that
-    both databases accept the same data)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(key) or has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(has_nul(item) for item in value)
-    return False
+def unstorable_text(value: Any) -> str | None:
+    """Why text anywhere in a parsed JSON value (keys included) cannot be stored, or None:
+    a NUL character (``NUL_MESSAGE``), which PostgreSQL can store neither in text nor in
+    JSONB, or a lone surrogate (``SURROGATE_MESSAGE``), which is not UTF-8 at all, so that
+    neither PostgreSQL nor sqlite3 can take it. SQLite is held to the same rule, so that
+    both databases accept the same data. A stack, not recursion: it runs on request
+    bodies before anything has checked how deeply they nest."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return NUL_MESSAGE
+            if not item.isascii() and _SURROGATE.search(item):
+                return SURROGATE_MESSAGE
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def may_hold_unstorable_text(raw: str | bytes) -> bool:
+    """Whether JSON text could parse to something ``unstorable_text`` refuses: a cheap
+    test on the raw line (a NUL or surrogate escape, raw surrogate bytes, or a str that is
+    not ASCII), so that the import walks only the few documents that need it."""
+    if isinstance(raw, bytes):
+        return b"\\u0000" in raw or b"\\ud" in raw or b"\\uD" in raw or b"\xed" in raw
+    return "\\u0000" in raw or "\\ud" in raw or "\\uD" in raw or not raw.isascii()
 
 
 def _refuse_constant(name: str) -> NoReturn:

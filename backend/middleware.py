@@ -7,6 +7,10 @@
 - CORS for the origins in ``CORS_ORIGINS`` (none by default). A few lines rather than
   flask-cors: the API needs one policy for every path (bearer tokens, no cookies), and this
   way it is all in view.
+- A body over ``MAX_CONTENT_LENGTH`` is a 413. A chunked one (no Content-Length) is read
+  here, at most one byte past the limit: werkzeug stops such a stream at the limit
+  without an error, so the parser saw a truncated body and answered 400 "Invalid JSON
+  body".
 - Security headers on every response; the CSP allows exactly what the locally served
   Swagger UI needs (its scripts and styles from this origin, plus the inline styles it
   injects at run time).
@@ -14,7 +18,11 @@
 
 from __future__ import annotations
 
+import io
+from typing import IO
+
 from flask import Flask, Response, current_app, json, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.extensions import api
@@ -49,8 +57,10 @@ CORS_MAX_AGE_SECONDS = 600
 
 
 def register_middleware(app: Flask) -> None:
-    """Proxy headers, CORS, security headers and the prefix-aware OpenAPI document."""
+    """Proxy headers, body size, CORS, security headers and the prefix-aware OpenAPI
+    document."""
     trust_proxy_headers(app)
+    limit_body_size(app)
     allow_cross_origin_requests(app)
     add_security_headers(app)
     serve_spec_with_servers(app)
@@ -64,6 +74,45 @@ def trust_proxy_headers(app: Flask) -> None:
     }
     if any(counts.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, **counts)  # type: ignore[method-assign]
+
+
+def limit_body_size(app: Flask) -> None:
+    """A body over MAX_CONTENT_LENGTH is a 413 before anything else, whether its
+    Content-Length says so or it comes chunked; a chunked one within the limit reaches the
+    views as a body with a Content-Length (at most MAX_CONTENT_LENGTH bytes, which the JSON
+    parser would hold in memory anyway)."""
+
+    @app.before_request
+    def refuse_large_bodies() -> None:
+        environ = request.environ
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if limit is None:
+            return
+        too_large = f"The request body is larger than {limit:,} bytes (MAX_CONTENT_LENGTH)."
+        if request.content_length is not None:
+            if request.content_length > limit:
+                raise RequestEntityTooLarge(too_large)
+            return
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return
+        body = read_at_most(environ["wsgi.input"], limit + 1)
+        if len(body) > limit:
+            raise RequestEntityTooLarge(too_large)
+        del environ["HTTP_TRANSFER_ENCODING"]
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+
+
+def read_at_most(stream: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream``, fewer only at its end (a read may return less)."""
+    chunks = []
+    while size > 0:
+        chunk = stream.read(min(size, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def allow_cross_origin_requests(app: Flask) -> None:

@@ -1,37 +1,164 @@
-"""A fast yes/no check of a document against a JSON Schema, compiled once per schema.
+"""Checking documents against benchmark JSON Schemas: the one jsonschema validator factory,
+with patterns on a linear-time engine and no network, and a fast yes/no check.
 
-jsonschema validates a result by walking the schema and building a validator object for
-every subschema it enters: about 50 us for a c-ray result, more than half of what an
-import spent on a line. Most results are valid, and for a valid document the only answer needed is
-"valid". ``compile_check`` turns a schema into nested closures that give that answer in a
-few microseconds, for the keywords benchmark schemas use (``type``, ``properties``,
-``required``, ``const``, ``enum``, bounds, ``pattern``, ``format``, ``items`` ...).
+Safe validators. jsonschema runs ``pattern``, ``patternProperties`` and ``format: regex``
+with Python's backtracking ``re``, where a pattern like ``"^(a+)+$"`` can hold a worker
+for seconds, and it resolves a ``$ref`` to another document by fetching it.
+``build_validator`` gives the validator every result is checked with (uploads, batches,
+imports): jsonschema's class for the schema's draft, with those keywords on RE2 through
+``schema_regex.compile_pattern`` (linear time, Python's meaning) and references resolved
+in the schema alone (``NO_RETRIEVAL``).
 
-jsonschema stays the authority: the check only ever says "valid" where jsonschema would,
-and a document it rejects is validated again by jsonschema, which gives the errors. A
-schema with any other keyword (``$ref``, ``allOf``, ``if``, ``multipleOf`` ...) or of a
-draft before 6 is not compiled (``None``): jsonschema alone checks its documents.
-``tests/results/test_schema_check.py`` compares the two on generated schemas and documents.
+The fast check. jsonschema validates a result by walking the schema and building a
+validator object for every subschema it enters: about 50 us for a c-ray result, more than
+half of what an import spent on a line. Most results are valid, and for a valid document
+the only answer needed is "valid". ``compile_check`` turns a schema into nested closures
+that give that answer in a few microseconds, for the keywords benchmark schemas use
+(``type``, ``properties``, ``required``, ``const``, ``enum``, bounds, ``pattern``,
+``format``, ``items`` ...). jsonschema stays the authority: the check only ever says
+"valid" where jsonschema would, and a document it rejects is validated again by
+jsonschema, which gives the errors. A schema with any other keyword (``$ref``, ``allOf``,
+``if``, ``multipleOf`` ...) or of a draft before 6 is not compiled (``None``): jsonschema
+alone checks its documents. ``tests/results/test_schema_check.py`` compares the two on
+generated schemas and documents.
 """
 
 from __future__ import annotations
 
 import numbers
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from jsonschema import validators
+from jsonschema import FormatChecker, ValidationError, validators
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
+
+from backend.schema_regex import UnusablePattern, compile_pattern
 
 Check = Callable[[Any], bool]
 
+
+# --- validators ---------------------------------------------------------------------------
+
+
+def _refuse_retrieval(uri: str) -> Any:
+    raise NoSuchResource(ref=uri)
+
+
+#: References resolve inside the schema (and jsonschema's bundled meta-schemas) only:
+#: validation never opens a connection.
+NO_RETRIEVAL: Registry = Registry(retrieve=_refuse_retrieval)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not compile_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        compiled = compile_pattern(pattern)
+        for name, value in instance.items():
+            if compiled.search(name):
+                yield from validator.descend(value, subschema, path=name, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: Any
+) -> Iterator[Any]:
+    """jsonschema's ``additionalProperties``, with the names matched by RE2."""
+    if not validator.is_type(instance, "object"):
+        return
+    extras = set(additional_names(instance, schema))
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        if "patternProperties" in schema:
+            verb = "does" if len(extras) == 1 else "do"
+            joined = ", ".join(repr(each) for each in sorted(extras))
+            patterns = ", ".join(repr(each) for each in sorted(schema["patternProperties"]))
+            yield ValidationError(f"{joined} {verb} not match any of the regexes: {patterns}")
+        else:
+            names = ", ".join(repr(extra) for extra in sorted(extras, key=str))
+            verb = "was" if len(extras) == 1 else "were"
+            yield ValidationError(
+                f"Additional properties are not allowed ({names} {verb} unexpected)"
+            )
+
+
+def additional_names(instance: dict[str, Any], schema: dict[str, Any]) -> Iterator[str]:
+    """The names of ``instance`` that neither ``properties`` nor ``patternProperties`` of
+    ``schema`` cover."""
+    known = schema.get("properties", {})
+    patterns = [compile_pattern(pattern) for pattern in schema.get("patternProperties", {})]
+    for name in instance:
+        if name not in known and not any(pattern.search(name) for pattern in patterns):
+            yield name
+
+
+def _is_regex(instance: Any) -> bool:
+    if isinstance(instance, str):
+        compile_pattern(instance)
+    return True
+
+
+def _safe_class(stock: Any) -> Any:
+    keywords = {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    }
+    checker = FormatChecker(formats=())
+    checker.checkers = {**stock.FORMAT_CHECKER.checkers, "regex": (_is_regex, UnusablePattern)}
+    return validators.extend(
+        stock, {k: v for k, v in keywords.items() if k in stock.VALIDATORS}, format_checker=checker
+    )
+
+
+#: jsonschema's class of each draft → the one the service validates with.
+SAFE_VALIDATORS: dict[Any, Any] = {
+    stock: _safe_class(stock)
+    for stock in (
+        validators.Draft3Validator,
+        validators.Draft4Validator,
+        validators.Draft6Validator,
+        validators.Draft7Validator,
+        validators.Draft201909Validator,
+        validators.Draft202012Validator,
+    )
+}
+
+
+def validator_class(schema: Any) -> Any:
+    """The class for ``schema``'s draft (its ``$schema``; 2020-12 when it names none)."""
+    stock = validators.validator_for(schema, default=validators.Draft202012Validator)
+    return SAFE_VALIDATORS[stock]
+
+
+def build_validator(schema: Any) -> Any:
+    """The validator of ``schema`` that results are checked with: its draft's safe class,
+    that draft's format checker, and no reference that leaves the schema."""
+    cls = validator_class(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER, registry=NO_RETRIEVAL)
+
+
+# --- the fast check -------------------------------------------------------------------------
+
 #: The drafts whose keywords mean what the builders below implement (numeric
 #: ``exclusiveMinimum``, boolean subschemas); draft 3 and 4 differ.
-DRAFTS = (
-    validators.Draft6Validator,
-    validators.Draft7Validator,
-    validators.Draft201909Validator,
-    validators.Draft202012Validator,
+DRAFTS = tuple(
+    SAFE_VALIDATORS[stock]
+    for stock in (
+        validators.Draft6Validator,
+        validators.Draft7Validator,
+        validators.Draft201909Validator,
+        validators.Draft202012Validator,
+    )
 )
 
 
@@ -47,7 +174,7 @@ def compile_check(schema: Any, validator: Any) -> Check | None:
         return None
     try:
         return _Compiler(validator).node(schema)
-    except (Unsupported, LookupError, TypeError, ValueError, AttributeError, re.error):
+    except (Unsupported, LookupError, TypeError, ValueError, AttributeError):
         # Unsupported, or a shape check_schema let through that the builders do not
         # expect: jsonschema handles it.
         return None
@@ -172,7 +299,7 @@ class _Compiler:
         return check
 
     def pattern_properties(self, patterns: dict[str, Any], schema: dict[str, Any]) -> Check:
-        compiled = [(re.compile(pattern), self.node(sub)) for pattern, sub in patterns.items()]
+        compiled = [(compile_pattern(pattern), self.node(sub)) for pattern, sub in patterns.items()]
 
         def check(instance: Any) -> bool:
             if not isinstance(instance, dict):
@@ -190,15 +317,13 @@ class _Compiler:
             return None
         sub = self.node(additional)
         known = set(schema.get("properties", {}))
-        # jsonschema matches the names against all patterns joined into one.
-        joined = "|".join(schema.get("patternProperties", {}))
-        pattern = re.compile(joined) if joined else None
+        patterns = [compile_pattern(pattern) for pattern in schema.get("patternProperties", {})]
 
         def check(instance: Any) -> bool:
             if not isinstance(instance, dict):
                 return True
             for key, value in instance.items():
-                if key in known or (pattern is not None and pattern.search(key)):
+                if key in known or any(pattern.search(key) for pattern in patterns):
                     continue
                 if not sub(value):
                     return False
@@ -271,8 +396,8 @@ class _Compiler:
         return lambda instance: isinstance(instance, str) and instance in texts
 
     def pattern(self, pattern: str, schema: dict[str, Any]) -> Check:
-        compiled = re.compile(pattern)
-        return lambda instance: not isinstance(instance, str) or bool(compiled.search(instance))
+        search = compile_pattern(pattern).search
+        return lambda instance: not isinstance(instance, str) or search(instance)
 
     def format(self, name: str, schema: dict[str, Any]) -> Check | None:
         checker = self.format_checker

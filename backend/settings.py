@@ -15,6 +15,8 @@ from typing import Any
 from environs import Env
 from sqlalchemy import make_url
 
+from backend.db_connections import UNRESPONSIVE_SERVER_PLUGIN
+from backend.image_registry import PUBLIC_REGISTRIES
 from backend.json_provider import dumps as json_dumps
 from backend.json_provider import loads as json_loads
 
@@ -61,11 +63,25 @@ def load() -> dict[str, Any]:
         # secret file to PostgreSQL (POSTGRES_PASSWORD_FILE) and to the service.
         "DATABASE_PASSWORD": _secret(env, "DATABASE_PASSWORD"),
         # Seconds to wait for a PostgreSQL connection before answering 503 (never a hung
-        # worker while the database is unreachable).
-        "DB_CONNECT_TIMEOUT": env.int("DB_CONNECT_TIMEOUT", 5),
+        # worker while the database is unreachable). libpq's minimum is 2.
+        "DB_CONNECT_TIMEOUT": env.int("DB_CONNECT_TIMEOUT", 3),
+        # Seconds one SQL statement of a request may run on PostgreSQL before it is
+        # cancelled (503); 0 means no limit. Commands of the flask CLI (migrations, import,
+        # export) are never limited: they take as long as their data needs.
+        "DB_STATEMENT_TIMEOUT": env.float("DB_STATEMENT_TIMEOUT", 30.0),
+        # Seconds a request waits for a free pooled connection before answering 503.
+        "DB_POOL_TIMEOUT": env.float("DB_POOL_TIMEOUT", 5.0),
+        # Seconds after which a PostgreSQL server that stops answering (frozen, not down)
+        # is given up: a connection lent out this long makes the service probe the server,
+        # and without an answer within as long again its waiting requests get 503
+        # (backend.db_connections).
+        "DB_UNRESPONSIVE_TIMEOUT": env.float("DB_UNRESPONSIVE_TIMEOUT", 1.0),
         # Seconds a pooled connection may sit unused before it is checked (SELECT 1) ahead
         # of a request; connections in steady use are not (backend.db_connections).
         "DB_PING_AFTER_IDLE": env.float("DB_PING_AFTER_IDLE", 5.0),
+        # Catalogue answers (sites, flavors, benchmarks, tags) each worker keeps, valid while
+        # the catalogue is unchanged (backend.response_cache); 0 turns the cache off.
+        "CATALOGUE_CACHE_ENTRIES": env.int("CATALOGUE_CACHE_ENTRIES", 1024),
         # Folder of the Alembic migrations; the container image keeps them in /app/migrations.
         "MIGRATIONS_DIR": env.str("MIGRATIONS_DIR", str(_CHECKOUT / "migrations")),
         # Comma-separated OIDC issuer URLs whose tokens are accepted.
@@ -73,8 +89,21 @@ def load() -> dict[str, Any]:
         # Comma-separated eduperson_entitlement values that make a registered user admin.
         # Empty means nobody is admin.
         "ADMIN_ENTITLEMENTS": _list(env, "ADMIN_ENTITLEMENTS"),
-        # Seconds flaat waits for each call to an issuer (discovery, JWKS, userinfo).
+        # Seconds the service waits for each call to an issuer (discovery, JWKS, userinfo).
         "OIDC_REQUEST_TIMEOUT": env.float("OIDC_REQUEST_TIMEOUT", 3.0),
+        # Calls to issuers one process makes at once; a request that finds them all busy for
+        # OIDC_QUEUE_TIMEOUT seconds gets 503, so a hanging issuer cannot hold every worker.
+        "OIDC_MAX_CONCURRENT_REQUESTS": env.int("OIDC_MAX_CONCURRENT_REQUESTS", 4),
+        "OIDC_QUEUE_TIMEOUT": env.float("OIDC_QUEUE_TIMEOUT", 1.0),
+        # Seconds of clock difference with the issuer tolerated on a token's iat, nbf and exp.
+        "OIDC_CLOCK_SKEW_SECONDS": env.int("OIDC_CLOCK_SKEW_SECONDS", 60),
+        # The audience this service is for: when set, a token's aud must contain it (401
+        # otherwise). Empty (default): aud is not checked, so a token the issuer made for any
+        # other client is accepted too; set it in production (docs/security.md).
+        "OIDC_AUDIENCE": env.str("OIDC_AUDIENCE", ""),
+        # Seconds a worker remembers a checked token with its userinfo (never past the token's
+        # exp), so a client's next requests cost no round trip to the issuer; 0: check each.
+        "OIDC_TOKEN_CACHE_SECONDS": env.float("OIDC_TOKEN_CACHE_SECONDS", 60.0),
         # "on"/"off": check that a benchmark's docker_image:docker_tag exists in its registry.
         # Default: on in production, off in development.
         "IMAGE_VALIDATION": env.str("IMAGE_VALIDATION", ""),
@@ -82,6 +111,12 @@ def load() -> dict[str, Any]:
         "IMAGE_REGISTRY_TIMEOUT": env.float("IMAGE_REGISTRY_TIMEOUT", 5.0),
         # Comma-separated registries (host:port) reached over plain HTTP (local mirrors).
         "IMAGE_REGISTRY_INSECURE": _list(env, "IMAGE_REGISTRY_INSECURE"),
+        # Comma-separated registries (host[:port]) whose images are checked; an image in any
+        # other is refused (422). A name is used only if it resolves to public addresses; an
+        # IP address (e.g. 127.0.0.1:5000 in development) is trusted as written. The insecure
+        # registries above are allowed too. Default: docker.io, ghcr.io, quay.io,
+        # registry.gitlab.com.
+        "IMAGE_REGISTRIES": _list(env, "IMAGE_REGISTRIES") or list(PUBLIC_REGISTRIES),
         # Largest accepted request body in bytes (413 beyond). Default 1 MiB.
         "MAX_CONTENT_LENGTH": env.int("MAX_CONTENT_LENGTH", 1024 * 1024),
         # Log level of the application's loggers.
@@ -169,6 +204,8 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         raise SettingsError(f"LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}.")
     finalize_mail(config)
     config["TRUSTED_OP_LIST"] = [iss.rstrip("/") for iss in config["TRUSTED_OP_LIST"]]
+    if config["OIDC_MAX_CONCURRENT_REQUESTS"] < 1:
+        raise SettingsError("OIDC_MAX_CONCURRENT_REQUESTS must be at least 1.")
 
 
 def finalize_mail(config: dict[str, Any]) -> None:
@@ -212,23 +249,31 @@ def read_replica_binds(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def engine_options(config: dict[str, Any]) -> dict[str, Any]:
-    """SQLAlchemy engine options. On PostgreSQL a connect timeout and TCP keepalives bound
-    how long a request can wait for an unreachable server (then 503). Connections that died
-    while the database was away are replaced by ``backend.db_connections``."""
+    """SQLAlchemy engine options. On PostgreSQL, connect, statement and pool timeouts, TCP
+    keepalives and the watch for a server that stops answering bound how long a request
+    can wait for the database (then 503). Connections that died while the database was
+    away are replaced by ``backend.db_connections``."""
     options: dict[str, Any] = {}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # Documents are parsed and written by orjson (a page of results holds 100 of
         # them; an import writes thousands a second).
         options["json_deserializer"] = json_loads
         options["json_serializer"] = json_dumps
+        options["pool_timeout"] = config.get("DB_POOL_TIMEOUT", 5.0)
+        options["plugins"] = [UNRESPONSIVE_SERVER_PLUGIN]
+        options["unresponsive_timeout"] = config.get("DB_UNRESPONSIVE_TIMEOUT", 1.0)
+        statement_timeout_ms = round(float(config.get("DB_STATEMENT_TIMEOUT", 30.0)) * 1000)
         options["connect_args"] = {
-            "connect_timeout": config.get("DB_CONNECT_TIMEOUT", 5),
+            "connect_timeout": config.get("DB_CONNECT_TIMEOUT", 3),
             "keepalives": 1,
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
+            # Data the server's host never acknowledges (the network is gone) fails the
+            # connection after 60 s, not after ~15 minutes of retransmissions.
+            "tcp_user_timeout": 60_000,
             # JIT compilation adds tens of milliseconds to the queries the planner thinks
             # big (counts of large lists) and never pays off for short requests.
-            "options": "-c jit=off",
+            "options": f"-c jit=off -c statement_timeout={statement_timeout_ms}",
         }
     return options

@@ -291,8 +291,14 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 
 def start_gunicorn(
-    database_url: str, issuer: LocalIssuer, workers: int, threads: int
+    database_url: str,
+    issuer: LocalIssuer,
+    workers: int | None = None,
+    threads: int | None = None,
+    access_log: Path | None = None,
 ) -> tuple[subprocess.Popen, str]:
+    """gunicorn with the deployment's ``gunicorn.conf.py``: its defaults unless ``workers``
+    or ``threads`` are given; the access log (stdout) goes to ``access_log``, or nowhere."""
     port = free_port()
     env = {
         **os.environ,
@@ -308,14 +314,17 @@ def start_gunicorn(
     }
     command = [
         sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread", "backend:create_app()",
+        "--bind", f"127.0.0.1:{port}", "backend:create_app()",
     ]  # fmt: skip
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    if threads is not None:
+        command += ["--threads", str(threads)]
     process = subprocess.Popen(
         command,
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=open(access_log, "w") if access_log else subprocess.DEVNULL,  # noqa: SIM115
         stderr=open(Path(tempfile.gettempdir()) / "perf-gunicorn.log", "w"),  # noqa: SIM115
         start_new_session=True,
     )

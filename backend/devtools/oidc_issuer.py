@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -583,14 +583,20 @@ class LocalIssuer:
         email_verified: bool = True,
         entitlements: list[str] | None = None,
         expires_in: int = 3600,
+        issued_at: int | None = None,
         extra_claims: dict[str, Any] | None = None,
+        omit_claims: Collection[str] = (),
     ) -> str:
         """Return an RS256 JWT access token issued by this issuer (``iss`` = :attr:`url`).
 
         email/email_verified/eduperson_entitlement go into the token itself so
         that flaat sees them even without the userinfo endpoint. A negative
-        ``expires_in`` gives an already expired token. ``extra_claims`` are
-        applied last and may override any claim (e.g. ``aud``).
+        ``expires_in`` gives an already expired token. ``issued_at`` (Unix
+        seconds, default now) sets ``iat`` and ``nbf``, and ``exp`` counts from
+        it: a token from an issuer whose clock is ahead or behind.
+        ``extra_claims`` are applied last and may override any claim (e.g.
+        ``aud``); ``omit_claims`` are removed after that (a token without
+        ``exp`` or ``sub``).
         """
         return self._mint_for(
             self.url,
@@ -599,7 +605,9 @@ class LocalIssuer:
             email_verified=email_verified,
             entitlements=entitlements,
             expires_in=expires_in,
+            issued_at=issued_at,
             extra_claims=extra_claims,
+            omit_claims=omit_claims,
         )
 
     def _mint_for(
@@ -611,13 +619,15 @@ class LocalIssuer:
         email_verified: bool = True,
         entitlements: list[str] | None = None,
         expires_in: int = 3600,
+        issued_at: int | None = None,
         extra_claims: dict[str, Any] | None = None,
+        omit_claims: Collection[str] = (),
     ) -> str:
-        now = int(time.time())
+        now = int(time.time()) if issued_at is None else issued_at
         claims: dict[str, Any] = {
             "iss": iss,
             "sub": sub,
-            # flaat decodes with verify_aud=False, so any audience is accepted.
+            # The service checks aud only when its OIDC_AUDIENCE is set.
             "aud": DEFAULT_AUDIENCE,
             "iat": now,
             "nbf": now,
@@ -632,6 +642,8 @@ class LocalIssuer:
             claims["eduperson_entitlement"] = list(entitlements)
         if extra_claims:
             claims.update(extra_claims)
+        for name in omit_claims:
+            claims.pop(name, None)
         return jwt.encode(claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
     def _verify(self, token: str) -> dict[str, Any]:

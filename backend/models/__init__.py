@@ -3,6 +3,7 @@
 
 from backend.models.approval import ItemStatus, NeedsApprove, pending_submits
 from backend.models.benchmark import Benchmark
+from backend.models.catalogue_version import catalogue_version
 from backend.models.claims import Claim, HasClaims
 from backend.models.result import Result
 from backend.models.result_index import result_counts, result_numbers
@@ -24,6 +25,7 @@ __all__ = [
     "Site",
     "Tag",
     "User",
+    "catalogue_version",
     "pending_submits",
     "result_counts",
     "result_numbers",

@@ -4,7 +4,9 @@ A pending submit is simply a resource whose status is ``on_review``; there is no
 table to keep in step. ``/reports/submits`` reads the union of all such resources.
 
 Submitting, approving and rejecting notify the uploader (``backend.notifications.events``,
-imported where used because the notifications package imports the models).
+imported where used because the notifications package imports the models). Approving and
+rejecting lock the item first: of admins acting on one item at the same moment exactly
+one succeeds, and the uploader gets one message.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from sqlalchemy import Enum, literal, select, union_all
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.sql import Subquery
 
-from backend.errors import AlreadyApproved
+from backend.errors import AlreadyApproved, Conflict
+from backend.extensions import db
+from backend.unit_of_work import lock
 
 
 class ItemStatus(enum.Enum):
@@ -63,8 +67,7 @@ class NeedsApprove:
     def approve(self) -> None:
         from backend.notifications import events
 
-        if self.is_approved:
-            raise AlreadyApproved(f"This {self.resource_type} is already approved.")
+        self.lock_on_review(if_approved=f"This {self.resource_type} is already approved.")
         self.status = ItemStatus.approved
         events.resource_approved(self)
 
@@ -72,12 +75,21 @@ class NeedsApprove:
         """Delete a pending submission; approved items must be deleted explicitly."""
         from backend.notifications import events
 
-        if self.is_approved:
-            raise AlreadyApproved(
-                f"This {self.resource_type} is approved; use DELETE to remove it."
-            )
+        self.lock_on_review(
+            if_approved=f"This {self.resource_type} is approved; use DELETE to remove it."
+        )
         self.delete()
         events.resource_rejected(self)
+
+    def lock_on_review(self, *, if_approved: str) -> None:
+        """Lock the item until the commit and make sure it is still on review, as another
+        admin may have approved or rejected it since it was loaded: AlreadyApproved (422)
+        with ``if_approved``, or Conflict (409) if it is gone."""
+        if not lock(self):
+            raise Conflict(f"This {self.resource_type} was rejected or deleted meanwhile.")
+        db.session.refresh(self, ["status"])
+        if self.is_approved:
+            raise AlreadyApproved(if_approved)
 
 
 def pending_submits() -> Subquery:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Text, Uuid, exists, select
+from sqlalchemy import Boolean, ForeignKey, Index, Text, Uuid, exists, select, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
+from backend.errors import Conflict, NotFound
 from backend.extensions import db
-from backend.models.approval import NeedsApprove
+from backend.models.approval import ItemStatus, NeedsApprove
 from backend.models.core import PkModel
 from backend.models.uploader import HasUploader
 from backend.models.user import User
+from backend.unit_of_work import OPEN_CLAIM, lock
 
 if TYPE_CHECKING:
     from backend.models.result import Result
@@ -23,6 +25,18 @@ class Claim(NeedsApprove, HasUploader, PkModel):
     rejecting it deletes the claim and shows the result again unless other claims remain."""
 
     __tablename__ = "claims"
+    __table_args__ = (
+        # One open claim per user and result: every claim mails the result's uploader and
+        # support. HasClaims.claim checks it first, for a clear message.
+        Index(
+            "uq_claims_open_resource_id_uploader_id",
+            "resource_id",
+            "uploader_id",
+            unique=True,
+            postgresql_where=text("status = 'on_review'"),
+            sqlite_where=text("status = 'on_review'"),
+        ),
+    )
     resource_type = "claim"
 
     message: Mapped[str] = mapped_column(Text, nullable=False)
@@ -34,8 +48,12 @@ class Claim(NeedsApprove, HasUploader, PkModel):
     def reject(self) -> None:
         from backend.notifications import events
 
-        super().reject()
         result = self.resource
+        # The result first (as deleting a result does, then its claims): of two claims
+        # rejected at once, the second sees the first gone and shows the result again.
+        if result is not None:
+            lock(result)
+        super().reject()
         others = select(exists().where(Claim.resource_id == result.id, Claim.id != self.id))
         if not db.session.scalar(others):
             result.hidden = False
@@ -56,9 +74,23 @@ class HasClaims:
         )
 
     def claim(self, message: str, uploader: User) -> Claim:
-        """Report the resource as wrong: hide it and tell its uploader (cc support)."""
+        """Report the resource as wrong: hide it and tell its uploader (cc support).
+
+        One open claim per user and resource (Conflict otherwise), so that nobody can
+        flood the uploader's and support's mailboxes. The resource is locked first, so
+        that claims sent at the same moment see each other.
+        """
         from backend.notifications import events
 
+        if not lock(self):
+            raise NotFound(f"No {self.resource_type} with id {self.id}.")
+        open_claim = exists().where(
+            Claim.resource_id == self.id,
+            Claim.uploader_id == uploader.id,
+            Claim.status == ItemStatus.on_review,
+        )
+        if db.session.scalar(select(open_claim)):
+            raise Conflict(OPEN_CLAIM)
         claim = Claim.create(id=uuid.uuid4(), message=message, uploader=uploader, resource=self)
         self.hidden = True
         events.result_claimed(self, claim)

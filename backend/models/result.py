@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, joinedload, lazyload, mapped_column, relation
 
 from backend.dialects import JsonDocument
 from backend.errors import InvalidState, SchemaViolation
+from backend.json_limits import RESULT_MAX_DEPTH, deeper_than
 from backend.models.benchmark import Benchmark
 from backend.models.claims import HasClaims
 from backend.models.core import PkModel
@@ -104,8 +105,9 @@ class Result(HasClaims, HasTags, HasUploader, PkModel):
         """Raise unless ``json`` may be stored as a result of ``benchmark`` on ``flavor``.
 
         The one set of rules for every way in (the API and ``flask import``): benchmark,
-        flavor and its site approved (else InvalidState), and a JSON object matching the
-        benchmark's schema (else SchemaViolation).
+        flavor and its site approved (else InvalidState), and a JSON object nested at most
+        ``RESULT_MAX_DEPTH`` levels and matching the benchmark's schema (else
+        SchemaViolation).
         """
         for item in (benchmark, flavor, flavor.site):
             if not item.is_approved:
@@ -115,4 +117,9 @@ class Result(HasClaims, HasTags, HasUploader, PkModel):
                 )
         if not isinstance(json, dict):
             raise SchemaViolation("The result must be a JSON object.")
+        if deeper_than(json, RESULT_MAX_DEPTH):
+            raise SchemaViolation(
+                f"The result is nested more than {RESULT_MAX_DEPTH} levels deep; at most "
+                f"{RESULT_MAX_DEPTH} levels of objects and arrays are accepted."
+            )
         benchmark.validate_result(json)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.models.core import PkModel
+from backend.unit_of_work import lock
 
 
 class Tag(PkModel):
@@ -50,3 +51,12 @@ class HasTags:
     @declared_attr
     def tags(cls) -> Mapped[list[Tag]]:
         return relationship(Tag, secondary=results_tags, lazy="selectin", order_by=Tag.name)
+
+    def replace_tags(self, tags: list[Tag]) -> None:
+        """Make ``tags`` the resource's tags. The row is locked and its tags read again
+        first: concurrent replacements then apply one after the other (the last one
+        wins) instead of each changing a set another one has changed meanwhile."""
+        if not lock(self):
+            raise NotFound(f"No {self.resource_type} with id {self.id}.")
+        db.session.refresh(self, ["tags"])
+        self.tags = tags

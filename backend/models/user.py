@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 
 from sqlalchemy import String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.errors import InvalidArguments
 from backend.extensions import db
 from backend.models.types import UTCDateTime, utc_now
+
+#: One addr-spec a mail relay accepts without extensions: a dot-atom local part (RFC 5322
+#: atext, at most 64 characters; no quoted strings) and a domain of two or more LDH labels
+#: (IDNs in their xn-- form). ASCII only: UTF-8 addresses need SMTPUTF8 at every relay.
+_EMAIL = re.compile(
+    r"(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    re.ASCII,
+)
+#: RFC 5321's limit on a forward path, less its angle brackets.
+MAX_EMAIL_LENGTH = 254
+
+
+def usable_email(value: object) -> str:
+    """``value`` if it is one plain email address, else InvalidArguments (422).
+
+    The address comes from the identity provider's token, so a bad one is theirs to fix;
+    storing it would make every mail to it fail at each retry (a NUL was even a 500, and
+    CR/LF, lists or display names could add recipients or headers).
+    """
+    if not isinstance(value, str) or len(value) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(value):
+        raise InvalidArguments(
+            "The email your identity provider gives in your token is unusable: it must be one "
+            f"plain address (name@example.org), at most {MAX_EMAIL_LENGTH} ASCII characters, "
+            "without a display name, spaces or control characters. Ask your identity provider "
+            "to correct it.",
+            errors={"email": ["Not one plain email address."]},
+        )
+    return value
 
 
 class User(db.Model):
@@ -35,7 +67,7 @@ class User(db.Model):
         """Add a new user to the session and welcome them by email (sent after commit)."""
         from backend.notifications import events
 
-        user = cls(id=uuid.uuid4(), sub=sub, iss=iss.rstrip("/"), email=email)
+        user = cls(id=uuid.uuid4(), sub=sub, iss=iss.rstrip("/"), email=usable_email(email))
         db.session.add(user)
         events.user_welcome(user)
         return user
@@ -44,6 +76,7 @@ class User(db.Model):
         """Store a new email address and confirm it there; the same address sends nothing."""
         from backend.notifications import events
 
+        email = usable_email(email)
         if email != self.email:
             self.email = email
             events.email_updated(self)

@@ -10,6 +10,7 @@ from backend import auth
 from backend.image_registry import check_image_exists
 from backend.models import Benchmark
 from backend.queries import filter_equal, filter_upload, paginate, search, select_own_columns, sort
+from backend.response_cache import cached
 from backend.routes.blueprint import Blueprint
 from backend.routes.review import add_review_routes
 from backend.schemas.benchmarks import (
@@ -44,10 +45,12 @@ def check_image(image: str, tag: str) -> None:
             tag,
             timeout=config["IMAGE_REGISTRY_TIMEOUT"],
             insecure_registries=config["IMAGE_REGISTRY_INSECURE"],
+            allowed_registries=config["IMAGE_REGISTRIES"],
         )
 
 
 @blp.route("/benchmarks", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.arguments(BenchmarkFilterArgs, location="query")
 @blp.response(200, Benchmarks)
@@ -81,6 +84,7 @@ def create_benchmark(body):
 
 
 @blp.route("/benchmarks:search", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.arguments(BenchmarkSearchArgs, location="query")
 @blp.response(200, Benchmarks)
@@ -98,6 +102,7 @@ def search_benchmarks(args):
 
 
 @blp.route("/benchmarks/<uuid:benchmark_id>", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.response(200, BenchmarkSchema)
 def get_benchmark(benchmark_id: uuid.UUID):

@@ -2,8 +2,10 @@
 
 - Unknown query arguments are errors (422), not silently ignored.
 - Array arguments accept both ``tags_ids=a&tags_ids=b`` and axios' ``tags_ids[]=a``.
-- JSON bodies are strict JSON (no ``NaN``/``Infinity``: 400), and text holding a NUL
-  character is refused (422) wherever it appears: PostgreSQL can store neither.
+- JSON bodies are strict JSON (no ``NaN``/``Infinity``: 400), and text neither database
+  can store (a NUL character, a lone UTF-16 surrogate) is refused (422) wherever it
+  appears, as is a query argument that is not UTF-8 once percent-decoded (rather than
+  searched for in its percent-encoded spelling, as werkzeug leaves it).
 - Rules are full paths (``/benchmarks:search``): v1's colon custom methods cannot be
   joined onto a url_prefix.
 - ``@blp.access(level)`` checks the caller before the arguments are parsed, and writes
@@ -17,6 +19,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from functools import wraps
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import flask_smorest
 import marshmallow as ma
@@ -27,7 +30,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from backend import auth
-from backend.json_provider import NUL_MESSAGE, has_nul, loads_request
+from backend.json_provider import loads_request, unstorable_text
 
 ACCESS_LEVELS: dict[str, tuple[str, Callable[[], object] | None]] = {
     "public": ("Public", None),
@@ -63,12 +66,48 @@ class StrictParser(FlaskParser):
 
     def pre_load(self, location_data, *, schema, req, location):
         if isinstance(location_data, Mapping):
-            names = [str(k) for k, v in location_data.items() if has_nul(k) or has_nul(v)]
+            problems = {
+                str(key): unstorable_text(key) or unstorable_text(value)
+                for key, value in location_data.items()
+            }
         else:
-            names = ["_schema"] if has_nul(location_data) else []
-        if names:
-            raise ma.ValidationError({name: [NUL_MESSAGE] for name in names})
+            problems = {"_schema": unstorable_text(location_data)}
+        if location in {"query", "querystring"}:
+            problems.update(not_utf8_arguments(req.query_string))
+        if any(problems.values()):
+            raise ma.ValidationError({k: [v] for k, v in problems.items() if v})
         return location_data
+
+
+NOT_UTF8_MESSAGE = (
+    "Not valid UTF-8 once percent-decoded (a lone surrogate such as %ED%A0%80 is not); "
+    "percent-encode the UTF-8 bytes of the text."
+)
+
+
+def not_utf8_arguments(query_string: bytes) -> dict[str, str]:
+    """``NOT_UTF8_MESSAGE`` for each query argument whose name or value is not UTF-8.
+
+    Werkzeug leaves such bytes percent-encoded (``%ED%A0%80``), which would then be
+    searched for as text. The whole string is tried first: '&' and '=' are never part of
+    a multi-byte character, so it is UTF-8 exactly when every argument is.
+    """
+    try:
+        unquote_to_bytes(query_string.replace(b"+", b" ")).decode()
+        return {}
+    except UnicodeDecodeError:
+        pass
+    found = {}
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    for name, value in pairs:
+        try:
+            name.encode("latin-1").decode()
+            value.encode("latin-1").decode()
+        except UnicodeDecodeError:
+            found[name.encode("latin-1").decode(errors="replace").removesuffix("[]")] = (
+                NOT_UTF8_MESSAGE
+            )
+    return found
 
 
 class Blueprint(flask_smorest.Blueprint):

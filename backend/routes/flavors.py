@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from backend.models import Flavor
+from backend.response_cache import cached
 from backend.routes.blueprint import Blueprint
 from backend.routes.review import add_review_routes
 from backend.schemas.sites import CreateFlavor
@@ -16,6 +17,7 @@ blp = Blueprint("flavors", __name__, description="Flavors")
 
 
 @blp.route("/flavors/<uuid:flavor_id>", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.response(200, FlavorSchema)
 def get_flavor(flavor_id: uuid.UUID):
@@ -43,6 +45,7 @@ def delete_flavor(flavor_id: uuid.UUID):
 
 
 @blp.route("/flavors/<uuid:flavor_id>/site", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.response(200, SiteSchema)
 def get_flavor_site(flavor_id: uuid.UUID):

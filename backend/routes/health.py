@@ -3,7 +3,8 @@
 - ``GET /health``: the process is alive (liveness probes; touches no dependency, so a
   database outage does not get healthy replicas restarted).
 - ``GET /ready``: the database is reachable and its schema is at the migrations' head
-  (readiness probes, load balancers); 503 with the reason otherwise.
+  (readiness probes, load balancers); 503 with the reason otherwise, within a few seconds
+  even when the database hangs.
 - ``GET /metrics``: Prometheus metrics, when ``METRICS_ENABLED`` is on (404 otherwise).
 """
 
@@ -16,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.db_connections import unresponsive_server
 from backend.errors import error_body, first_line
 from backend.extensions import db
 
@@ -46,7 +48,14 @@ def metrics():
 
 
 def readiness_problem() -> str | None:
-    """Why this replica should not get traffic yet, or None when it is ready."""
+    """Why this replica should not get traffic yet, or None when it is ready.
+
+    A server that accepts connections but answers nothing would hold the check for as long
+    as it hangs; it is probed first, so the answer comes within DB_UNRESPONSIVE_TIMEOUT.
+    """
+    silent = unresponsive_server(db.engine)
+    if silent:
+        return f"The database is unreachable: {silent}"
     try:
         with db.engine.connect() as connection:
             current = applied_revisions(connection)

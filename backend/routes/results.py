@@ -365,7 +365,7 @@ def update_tags(body, result_id: uuid.UUID):
     """Replace a result's tags (its uploader or an admin)"""
     result = get_result(result_id)
     auth.require_owner_or_admin(result.uploader_id)
-    result.tags = Tag.get_all_or_404(body["tags_ids"])
+    result.replace_tags(Tag.get_all_or_404(body["tags_ids"]))
     commit()
 
 

@@ -15,6 +15,7 @@ from backend.queries import (
     select_own_columns,
     sort,
 )
+from backend.response_cache import cached
 from backend.routes.blueprint import Blueprint
 from backend.routes.review import add_review_routes
 from backend.schemas.sites import (
@@ -48,6 +49,7 @@ DEFAULT_SORT = [("name", False)]
 
 
 @blp.route("/sites", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.arguments(SiteFilterArgs, location="query")
 @blp.response(200, Sites)
@@ -72,6 +74,7 @@ def create_site(body):
 
 
 @blp.route("/sites:search", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.arguments(SiteSearchArgs, location="query")
 @blp.response(200, Sites)
@@ -85,6 +88,7 @@ def search_sites(args):
 
 
 @blp.route("/sites/<uuid:site_id>", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.response(200, SiteSchema)
 def get_site(site_id: uuid.UUID):
@@ -115,6 +119,7 @@ add_review_routes(blp, Site, "site_id", prefix="/sites")
 
 
 @blp.route("/sites/<uuid:site_id>/flavors", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.arguments(FlavorFilterArgs, location="query")
 @blp.response(200, Flavors)
@@ -145,6 +150,7 @@ def create_flavor(body, site_id: uuid.UUID):
 
 
 @blp.route("/sites/<uuid:site_id>/flavors:search", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.arguments(FlavorSearchArgs, location="query")
 @blp.response(200, Flavors)

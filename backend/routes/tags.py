@@ -6,6 +6,7 @@ import uuid
 
 from backend.models import Tag
 from backend.queries import filter_equal, paginate, search, select_own_columns, sort
+from backend.response_cache import cached
 from backend.routes.blueprint import Blueprint
 from backend.schemas.tags import CreateTag, TagFilterArgs, Tags, TagSearchArgs
 from backend.schemas.tags import Tag as TagSchema
@@ -18,6 +19,7 @@ DEFAULT_SORT = [("name", False)]
 
 
 @blp.route("/tags", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.arguments(TagFilterArgs, location="query")
 @blp.response(200, Tags)
@@ -40,6 +42,7 @@ def create_tag(body):
 
 
 @blp.route("/tags:search", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.arguments(TagSearchArgs, location="query")
 @blp.response(200, Tags)
@@ -51,6 +54,7 @@ def search_tags(args):
 
 
 @blp.route("/tags/<uuid:tag_id>", methods=["GET"])
+@cached
 @blp.access("public")
 @blp.response(200, TagSchema)
 def get_tag(tag_id: uuid.UUID):

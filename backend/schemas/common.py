@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -89,21 +90,59 @@ class SortBy(fields.String):
                     f"'-{part.lstrip('+-') or 'field'}' (a '+' must be sent as %2B in URLs)."
                 )
             name = part[1:]
-            if name in self.allowed or (self.allow_json and _valid_json_sort(name)):
-                keys.append((name, part[0] == "-"))
-            else:
+            if self.allow_json and name.startswith("json."):
+                json_path_keys(name.removeprefix("json."))
+            elif name not in self.allowed:
                 allowed = ", ".join(self.allowed + (["json.<path>"] if self.allow_json else []))
                 raise ma.ValidationError(f"Unknown sort field '{name}'; allowed: {allowed}.")
+            keys.append((name, part[0] == "-"))
         return keys
 
 
-def _valid_json_sort(name: str) -> bool:
-    return bool(re.fullmatch(r"json(\.[^.\s]+)+", name))
+#: Characters a key of a JSON path may not hold, besides whitespace and control characters:
+#: the key separator, the sort key separator, and the quote and backslash, which SQLite's
+#: JSON paths cannot spell (a quoted key ends at the next quote; no escapes).
+JSON_KEY_FORBIDDEN = '.,"\\'
+JSON_PATH_RULE = (
+    "A JSON path is keys separated by single dots (e.g. machine.cpu.count); a key may hold "
+    'any character but . , " \\, whitespace and control characters.'
+)
+
+
+def json_path_keys(path: str) -> tuple[str, ...]:
+    """The keys of a JSON path in ``filters`` or ``sort_by=json.<path>``.
+
+    Refuses (``ValidationError``) what the documented grammar excludes, so that every key
+    reaches the same value through SQLite's JSON1 paths, PostgreSQL's jsonpath and the
+    ``result_numbers`` index, with no quoting that could go wrong.
+    """
+    keys = tuple(path.split("."))
+    if not all(keys):
+        raise ma.ValidationError(f"The JSON path '{path}' has an empty key. {JSON_PATH_RULE}")
+    for character in path:
+        if character in JSON_KEY_FORBIDDEN and character != ".":
+            problem = f"'{character}'"
+        elif character.isspace():
+            problem = "whitespace"
+        elif unicodedata.category(character) == "Cc":
+            problem = f"the control character U+{ord(character):04X}"
+        else:
+            continue
+        raise ma.ValidationError(f"The JSON path '{path}' holds {problem}. {JSON_PATH_RULE}")
+    return keys
+
+
+#: The largest page number any list accepts: the offset of its first item,
+#: (page - 1) * per_page, stays far inside the databases' 64-bit integers (a larger page
+#: was a 500, "bigint out of range").
+MAX_PAGE = 2**31 - 1
 
 
 class PaginationArgs(Schema):
     page = fields.Integer(
-        load_default=1, validate=validate.Range(min=1), metadata={"description": "Page (1-based)."}
+        load_default=1,
+        validate=validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": f"Page (1-based, at most {MAX_PAGE})."},
     )
     per_page = fields.Integer(
         load_default=100,

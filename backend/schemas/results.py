@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -18,6 +19,7 @@ from backend.schemas.common import (
     SearchArgs,
     SortBy,
     UploadFilterArgs,
+    json_path_keys,
 )
 from backend.schemas.sites import Flavor, Site
 from backend.schemas.tags import Tag
@@ -70,13 +72,14 @@ class JsonFilterField(fields.String):
         path, op, raw = parts
         if op not in {"==", ">", "<", ">=", "<="}:
             raise ma.ValidationError(f"Unknown operator '{op}' in '{text}'. {_FILTER_HINT}.")
-        keys = tuple(path.removeprefix("json.").split("."))
-        if not all(keys):
-            raise ma.ValidationError(f"Empty key in path '{path}'. {_FILTER_HINT}.")
+        try:
+            keys = json_path_keys(path.removeprefix("json."))
+        except ma.ValidationError as error:
+            raise ma.ValidationError(f"{error.messages[0]} {_FILTER_HINT}.") from None
         raw = raw.strip()
         parsed: Any
         if _NUMBER.fullmatch(raw):
-            parsed = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            parsed = filter_number(raw)
         elif raw in {"true", "false"}:
             parsed = raw == "true"
             if op != "==":
@@ -84,6 +87,29 @@ class JsonFilterField(fields.String):
         else:
             parsed = raw
         return JsonFilter(keys, op, parsed)
+
+
+def filter_number(text: str) -> int | float:
+    """A number of a filter, as both databases compare it: an integer that fits in 64 bits
+    (SQLite binds no larger one) or a finite double (jsonpath has no infinity, and a
+    number that overflows to infinity or underflows to zero would not compare as written).
+    """
+    if not any(c in text for c in ".eE"):
+        if len(text.lstrip("-")) <= 19 and -(2**63) <= int(text) < 2**63:
+            return int(text)
+        raise ma.ValidationError(
+            f"The integer {text[:40]} is outside the 64-bit range (-9223372036854775808 to "
+            "9223372036854775807); write it with an exponent (e.g. 1e20) to compare it as a "
+            "double."
+        )
+    value = float(text)
+    mantissa = text.lower().split("e")[0]
+    if math.isinf(value) or (value == 0 and mantissa.strip("-0.")):
+        raise ma.ValidationError(
+            f"The number {text[:40]} is not a finite double: doubles reach about "
+            "1.8e308, and the smallest above zero is about 4.9e-324."
+        )
+    return value
 
 
 class Result(Schema):

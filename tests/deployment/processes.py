@@ -277,3 +277,116 @@ def running_entrypoint(
         yield entrypoint
     finally:
         entrypoint.kill()
+
+
+# --- nginx --------------------------------------------------------------------------------
+
+NGINX_TEMPLATE = REPOSITORY / "deploy" / "nginx" / "templates" / "default.conf.template"
+
+# What the official nginx image's /etc/nginx/nginx.conf puts around the files of conf.d/
+# (its http-level defaults included, so a directive the template repeats fails here as it
+# would there), with this test's paths. The proxy itself is all in NGINX_TEMPLATE.
+NGINX_MAIN_CONFIG = """\
+daemon off;
+worker_processes auto;
+pid {folder}/nginx.pid;
+error_log stderr notice;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_timeout 65;
+    client_body_temp_path {folder}/client_temp;
+    proxy_temp_path {folder}/proxy_temp;
+    fastcgi_temp_path {folder}/fastcgi_temp;
+    uwsgi_temp_path {folder}/uwsgi_temp;
+    scgi_temp_path {folder}/scgi_temp;
+    include {folder}/conf.d/*.conf;
+}}
+"""
+
+
+def nginx_binary() -> str | None:
+    """Debian's nginx (in /usr/sbin, which a non-root PATH may lack)."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
+def render_nginx_template(template: str, values: dict[str, str]) -> str:
+    """What the official image's entrypoint does with envsubst: replace each ``${NAME}``
+    by its value and leave nginx's own ``$variables`` alone."""
+    names = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template))
+    assert names == set(values), f"the template takes {sorted(names)}, given {sorted(values)}"
+    return re.sub(r"\$\{([A-Z][A-Z0-9_]*)\}", lambda match: values[match.group(1)], template)
+
+
+class Nginx:
+    """Debian's nginx running the repository's template in front of ``upstream``
+    (``host:port``), on a free port of 127.0.0.1, its access log going to a file."""
+
+    def __init__(self, binary: str, upstream: str) -> None:
+        self.port = free_port()
+        # Readable by the workers, which drop root's rights to "nobody".
+        self.folder = Path(tempfile.mkdtemp(prefix="nginx-"))
+        self.folder.chmod(0o755)
+        (self.folder / "conf.d").mkdir()
+        (self.folder / "conf.d" / "default.conf").write_text(
+            render_nginx_template(
+                NGINX_TEMPLATE.read_text(),
+                {"NGINX_LISTEN": f"127.0.0.1:{self.port}", "NGINX_UPSTREAM": upstream},
+            )
+        )
+        configuration = self.folder / "nginx.conf"
+        configuration.write_text(NGINX_MAIN_CONFIG.format(folder=self.folder))
+        self.stdout_path = self.folder / "nginx.out"
+        self.stderr_path = self.folder / "nginx.err"
+        with open(self.stdout_path, "wb") as stdout, open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                [binary, "-p", str(self.folder), "-e", "stderr", "-c", str(configuration)],
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def access_log(self) -> list[dict]:
+        """The access log's lines, each one JSON object."""
+        return [json.loads(line) for line in self.stdout_path.read_text().splitlines() if line]
+
+    def wait_until_serving(self, timeout: float = 30) -> None:
+        def serving() -> bool:
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"nginx exited ({self.process.returncode}):\n{self.stderr_path.read_text()}"
+                )
+            return http_get(self.url("/nginx-health"))[0] == 200
+
+        wait_for(serving, timeout, f"nginx on port {self.port}")
+
+    def stop(self) -> None:
+        """Stop nginx and its workers, then delete its folder."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def running_nginx(upstream: str) -> Iterator[Nginx]:
+    """The repository's nginx configuration in front of ``upstream``, serving until the
+    block ends; a machine without nginx skips (fails under CI)."""
+    binary = nginx_binary()
+    require(binary is not None, "nginx is not installed (apt-get install nginx-light)")
+    nginx = Nginx(binary, upstream)
+    try:
+        nginx.wait_until_serving()
+        yield nginx
+    finally:
+        nginx.stop()

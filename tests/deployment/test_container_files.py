@@ -124,3 +124,64 @@ def test_compose_has_an_optional_notifier(compose):
     assert notifier["profiles"] == ["notifier"]
     assert notifier["command"][-3:] == ["notifications", "deliver", "--loop"]
     assert notifier["image"] == compose["services"]["backend"]["image"]
+
+
+NGINX_TEMPLATE = REPOSITORY / "deploy" / "nginx" / "templates" / "default.conf.template"
+
+
+def test_compose_puts_nginx_in_front_and_only_nginx_is_published(compose):
+    services = compose["services"]
+    nginx = services["nginx"]
+    assert re.fullmatch(r"nginx:1\.\d*[02468](\.\d+)?-alpine", nginx["image"]), (
+        "the official image, pinned to a stable (even) release"
+    )
+    assert [name for name, service in services.items() if "ports" in service] == ["nginx"]
+    assert nginx["depends_on"]["backend"]["condition"] == "service_healthy"
+    assert "/nginx-health" in " ".join(nginx["healthcheck"]["test"])
+
+
+def test_compose_runs_the_repository_nginx_template_read_only(compose):
+    nginx = compose["services"]["nginx"]
+    source, target, mode = nginx["volumes"][0].split(":")
+    assert (REPOSITORY / source / NGINX_TEMPLATE.name).samefile(NGINX_TEMPLATE)
+    assert (target, mode) == ("/etc/nginx/templates", "ro")
+    variables = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", NGINX_TEMPLATE.read_text()))
+    assert variables == set(nginx["environment"]), "compose fills every variable, no more"
+    listen = str(nginx["environment"]["NGINX_LISTEN"])
+    assert nginx["ports"][0].endswith(f":{listen}")
+    assert f"127.0.0.1:{listen}/" in " ".join(nginx["healthcheck"]["test"])
+
+
+def test_the_backend_trusts_exactly_the_forwarded_headers_nginx_sets(compose):
+    template = NGINX_TEMPLATE.read_text()
+    set_by_nginx = {
+        name.upper()
+        for name, value in re.findall(r"proxy_set_header\s+X-Forwarded-(\w+)\s+(\S+);", template)
+        if value != '""'
+    }
+    environment = compose["services"]["backend"]["environment"]
+    counts = {
+        name.removeprefix("PROXY_FIX_X_"): int(value)
+        for name, value in environment.items()
+        if name.startswith("PROXY_FIX_")
+    }
+    assert set(counts) == {"FOR", "PROTO", "HOST", "PORT", "PREFIX"}
+    assert {name for name, count in counts.items() if count == 1} == set_by_nginx
+    assert {name for name, count in counts.items() if count != 1} <= {"PORT"}
+
+
+@pytest.mark.parametrize(
+    "directive",
+    [
+        "proxy_request_buffering on;",
+        "proxy_buffering on;",
+        "server_tokens off;",
+        "client_header_timeout 10s;",
+        "client_body_timeout 30s;",
+        "send_timeout 30s;",
+        "keepalive_timeout 30s;",
+        "client_max_body_size 2m;",
+    ],
+)
+def test_the_nginx_template_buffers_and_bounds_clients(directive):
+    assert re.search(rf"^\s+{re.escape(directive)}", NGINX_TEMPLATE.read_text(), re.MULTILINE)
