@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
 
+    # A SIGTERM (timeout, CI) must still stop gunicorn and the issuer in the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wrk = ensure_wrk()
     state = Path(tempfile.mkdtemp(prefix="perf-issuer-"))
     issuer = LocalIssuer(state).start()
