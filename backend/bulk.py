@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, Select, select, union
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.dialects import concurrent_writers, prepare_bulk_insert, snapshot_read_options
-from backend.errors import DomainError, NotFound
+from backend.errors import DomainError, InvalidArguments, NotFound
 from backend.extensions import db
 from backend.json_provider import (
     dumps,
@@ -39,6 +39,7 @@ from backend.json_provider import (
 from backend.models import Benchmark, Flavor, ItemStatus, Result, Site, Tag, User, results_tags
 from backend.models.benchmark import canonical_json
 from backend.models.types import utc_now
+from backend.models.user import MAX_EMAIL_LENGTH, usable_email
 from backend.schemas.benchmarks import CreateBenchmark
 from backend.schemas.results import ExecutionDateTime
 from backend.schemas.sites import CreateFlavor, CreateSite
@@ -605,6 +606,13 @@ class _Importer:
         for name, value in values.items():
             if not isinstance(value, str) or not value.strip() or len(value) > 255:
                 raise BadRecord(f"{name} must be a non-empty string of at most 255 characters")
+        try:
+            usable_email(values["email"])
+        except InvalidArguments:
+            raise BadRecord(
+                f"email must be one plain address (name@example.org) of at most "
+                f"{MAX_EMAIL_LENGTH} ASCII characters: mail to it would fail"
+            ) from None
         sub, iss = values["sub"], values["iss"].rstrip("/")
         self.users[(sub, iss)] = self._match_or_create(
             number,

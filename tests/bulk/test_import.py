@@ -288,12 +288,36 @@ def test_records_refer_to_stored_items_and_users_by_name():
 
 def test_user_records_register_users(client):
     report = import_records(
-        lines({"type": "user", "sub": "demo-user", "iss": "https://i.example.org/", "email": "d@x"})
+        lines({"type": "user", "sub": "demo", "iss": "https://i.example.org/", "email": "d@x.org"})
     )
 
     assert report.created == {"user": 1}
     user = db.session.query(User).one()
-    assert (user.sub, user.iss, user.email) == ("demo-user", "https://i.example.org", "d@x")
+    assert (user.sub, user.iss, user.email) == ("demo", "https://i.example.org", "d@x.org")
+
+
+def test_user_records_with_unusable_emails_are_bad_lines():
+    """The registration rule: mail to such an address would fail at every retry."""
+    emails = [
+        "d@x",
+        "a@b.org, c@d.org",
+        "Name <n@x.org>",
+        "a\r\nBcc: e@x.org",
+        "x" * 70 + "@x.org",
+    ]
+    report = import_records(
+        lines(
+            *(
+                {"type": "user", "sub": f"u{n}", "iss": "https://i.example.org", "email": email}
+                for n, email in enumerate(emails)
+            ),
+            {"type": "user", "sub": "fine", "iss": "https://i.example.org", "email": "f@x.org"},
+        )
+    )
+
+    assert [e.line for e in report.errors] == [1, 2, 3, 4, 5]
+    assert all("plain address" in e.message for e in report.errors)
+    assert [u.sub for u in db.session.query(User)] == ["fine"]
 
 
 def test_default_uploader_must_be_registered():
