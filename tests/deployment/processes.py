@@ -103,6 +103,17 @@ def fresh_postgres_database() -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """An empty database of the kind the suite runs on (PostgreSQL, or a SQLite file in
+    ``folder``)."""
+    if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"):
+        with fresh_postgres_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{folder / 'fresh.db'}"
+
+
 def postgres_bin_dir() -> Path | None:
     """Where initdb and pg_ctl are: PG_BINDIR, the PATH, or Debian's versioned folders."""
     candidates = [os.environ.get("PG_BINDIR", "")]

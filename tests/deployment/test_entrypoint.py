@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from contextlib import contextmanager
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -17,6 +16,7 @@ from tests.deployment.processes import (
     REPOSITORY,
     entrypoint_environment,
     free_port,
+    fresh_database,
     fresh_postgres_database,
     http_get,
     running_entrypoint,
@@ -34,16 +34,6 @@ def migration_lock_id() -> int:
     """The advisory lock id migrations/env.py takes (read from it, to stay in step)."""
     source = (MIGRATIONS / "env.py").read_text()
     return int(re.search(r"MIGRATION_LOCK_ID = (0x[0-9A-Fa-f_]+)", source).group(1), 0)
-
-
-@contextmanager
-def fresh_database(tmp_path):
-    """An empty database of the kind the suite runs on (PostgreSQL or a SQLite file)."""
-    if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"):
-        with fresh_postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
 
 
 def test_an_empty_database_is_migrated_then_served_and_sigterm_stops_gracefully(tmp_path):

@@ -24,12 +24,12 @@ from tests.deployment.processes import (
     Nginx,
     entrypoint_environment,
     free_port,
+    fresh_database,
     http_get,
     running_entrypoint,
     running_nginx,
     wait_for,
 )
-from tests.deployment.test_entrypoint import fresh_database
 
 SLOW_CLIENTS = 20
 
