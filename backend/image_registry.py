@@ -25,32 +25,21 @@ Registries are spoken to over https, except those named in ``insecure_registries
 Where the check may connect (the image name is a user's choice, so it must not turn the
 service into a client of the operator's internal network): only registries the operator
 listed (``allowed_registries``, the ``IMAGE_REGISTRIES`` setting, plus the insecure ones); a
-user's image in another registry is refused with 422 before anything is contacted. The rule
-for addresses is "a host you list is trusted as you wrote it; everything else is refused":
-a listed IP address (``127.0.0.1:5000``) is connected to as it is, whatever range it is in;
-any name, listed or not (``localhost``, a registry's token realm, a redirect target) is
-resolved, and refused if any of its addresses is loopback, link-local, private, reserved,
-multicast, unspecified or otherwise not globally routable (:func:`refused_because`). The
-check happens inside each connection, which then connects to an address it just checked,
-so neither DNS rebinding nor a token realm or redirect can lead it elsewhere; environment
-proxies are not used, since the proxy, not the address checked, would be connected to.
+user's image in another registry is refused with 422 before anything is contacted. Every
+connection, to a listed registry, its token realm or a redirect target, goes through
+:mod:`backend.outbound_http`: listed IP addresses as written, names only while every address
+they resolve to is public.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from collections.abc import Collection
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import PoolManager
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util.connection import create_connection
 
 from backend.errors import ImageNotFound, ServiceUnavailable
+from backend.outbound_http import AddressPolicy, GuardedAdapter, RefusedAddress
 
 __all__ = [
     "DOCKER_HUB_HOST",
@@ -58,7 +47,6 @@ __all__ = [
     "allowed_hosts",
     "check_image_exists",
     "parse_reference",
-    "refused_because",
 ]
 
 DOCKER_HUB_HOST = "registry-1.docker.io"
@@ -155,26 +143,6 @@ def allowed_hosts(entries: Collection[str]) -> frozenset[str]:
     return frozenset(DOCKER_HUB_HOST if host in _DOCKER_HUB_ALIASES else host for host in hosts)
 
 
-def refused_because(address: str) -> str | None:
-    """Why the check never connects to ``address`` (an IP address) unless an operator listed
-    it, e.g. ``"loopback"``; None for a globally routable unicast address."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    for reason, applies in (
-        ("unspecified", ip.is_unspecified),
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("reserved", ip.is_reserved),
-        ("private", ip.is_private),
-        ("not globally routable", not ip.is_global),
-    ):
-        if applies:
-            return reason
-    return None
-
-
 def check_image_exists(
     image: str,
     tag: str,
@@ -226,7 +194,7 @@ def check_image_exists(
     with requests.Session() as session:
         session.headers["User-Agent"] = USER_AGENT
         session.max_redirects = _MAX_REDIRECTS
-        adapter = _GuardedAdapter(_AddressPolicy(listed))
+        adapter = GuardedAdapter(AddressPolicy(listed))
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         check = _Check(session, ref=ref, host=host, repository=repository, tag=tag, timeout=timeout)
@@ -312,7 +280,7 @@ class _Check:
             return self.session.request(
                 method, url, timeout=self.timeout, allow_redirects=True, **kwargs
             )
-        except _RefusedAddress as exc:
+        except RefusedAddress as exc:
             raise ServiceUnavailable(
                 f"The container registry {self.host} was not asked about image '{self.ref}': "
                 f"{exc}, and the service never connects to such an address unless an admin "
@@ -482,139 +450,3 @@ _NAME_RESOLUTION_FAILURES = (
 def _is_name_resolution_error(exc: BaseException) -> bool:
     text = str(exc)
     return any(marker in text for marker in _NAME_RESOLUTION_FAILURES)
-
-
-# -- where the check connects ---------------------------------------------------------------
-
-
-class _RefusedAddress(Exception):  # not an OSError: urllib3 and requests let it through
-    """A connection the address policy refused; the message says where and why."""
-
-
-def _split_host_port(entry: str) -> tuple[str, int | None]:
-    """``("127.0.0.1", 5000)`` from ``127.0.0.1:5000``; brackets of IPv6 literals dropped."""
-    host, port = entry, None
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-    elif entry.count(":") == 1:
-        name, _, digits = entry.partition(":")
-        if digits.isdigit():
-            host, port = name, int(digits)
-    return host, port
-
-
-def _ip_or_none(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        return None
-
-
-class _AddressPolicy:
-    """Which addresses a check connects to: listed IP addresses as written (at their port,
-    or the scheme's default port when the entry has none), and otherwise only names and
-    addresses whose every address is globally routable."""
-
-    def __init__(self, listed: Collection[str]) -> None:
-        self.listed_addresses: set[tuple[str, int | None]] = set()
-        for entry in listed:
-            host, port = _split_host_port(entry)
-            ip = _ip_or_none(host)
-            if ip is not None:
-                self.listed_addresses.add((ip, port))
-
-    def addresses(self, host: str, port: int, default_port: int) -> list[str]:
-        """The addresses to connect to for ``host:port``; raises :class:`_RefusedAddress`."""
-        ip = _ip_or_none(host)
-        if ip is not None:
-            listed = (ip, port) in self.listed_addresses or (
-                port == default_port and (ip, None) in self.listed_addresses
-            )
-            reason = None if listed else refused_because(ip)
-            if reason:
-                raise _RefusedAddress(f"{host}:{port} is a {reason} address")
-            return [ip]
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
-        for address in addresses:
-            reason = refused_because(address)
-            if reason:
-                raise _RefusedAddress(f"{host}:{port} resolves to {address} ({reason})")
-        return addresses
-
-    def connect(self, connection: HTTPConnection) -> socket.socket:
-        """Open ``connection``'s socket to an address checked just now (urllib3's
-        ``_new_conn`` resolves again, which would let DNS answer differently)."""
-        try:
-            addresses = self.addresses(connection.host, connection.port, connection.default_port)
-        except socket.gaierror as error:
-            raise NameResolutionError(connection.host, connection, error) from error
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                return create_connection(
-                    (address, connection.port),
-                    connection.timeout,
-                    source_address=connection.source_address,
-                    socket_options=connection.socket_options,
-                )
-            except TimeoutError as error:
-                raise ConnectTimeoutError(
-                    connection, f"Connection to {connection.host} timed out."
-                ) from error
-            except OSError as error:
-                failure = NewConnectionError(connection, f"Failed to connect: {error}")
-        raise failure or NewConnectionError(connection, "no address to connect to")
-
-
-class _GuardedConnection:
-    """Mixin for urllib3's connections: the socket comes from the address policy."""
-
-    def __init__(self, *args, address_policy: _AddressPolicy, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.address_policy = address_policy
-
-    def _new_conn(self) -> socket.socket:
-        return self.address_policy.connect(self)
-
-
-class _GuardedHTTPConnection(_GuardedConnection, HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
-    pass
-
-
-class _GuardedPoolManager(PoolManager):
-    """urllib3's pool manager whose pools make guarded connections."""
-
-    _CONNECTIONS = {"http": _GuardedHTTPConnection, "https": _GuardedHTTPSConnection}
-
-    def __init__(self, address_policy: _AddressPolicy, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.address_policy = address_policy
-
-    def _new_pool(self, scheme, host, port, request_context=None):
-        pool = super()._new_pool(scheme, host, port, request_context)
-        pool.ConnectionCls = self._CONNECTIONS[scheme]
-        pool.conn_kw["address_policy"] = self.address_policy
-        return pool
-
-
-class _GuardedAdapter(HTTPAdapter):
-    """requests' adapter for the check: guarded connections, never an environment proxy."""
-
-    def __init__(self, address_policy: _AddressPolicy) -> None:
-        self.address_policy = address_policy
-        super().__init__()
-
-    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs) -> None:
-        self.poolmanager = _GuardedPoolManager(
-            self.address_policy, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
-        )
-
-    def send(self, request, **kwargs):
-        kwargs["proxies"] = {}
-        return super().send(request, **kwargs)

@@ -25,8 +25,8 @@ from backend.image_registry import (
     allowed_hosts,
     check_image_exists,
     parse_reference,
-    refused_because,
 )
+from backend.outbound_http import refused_because
 from tests.support.registry import image_registry  # noqa: F401
 
 
