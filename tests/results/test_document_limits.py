@@ -16,7 +16,7 @@ from backend.extensions import db
 from backend.json_limits import RESULT_MAX_DEPTH
 from backend.models import Result
 from factories import BenchmarkFactory, FlavorFactory
-from tests.results.conftest import EXECUTED
+from tests.results.conftest import EXECUTED, upload
 
 
 def nested(levels: int) -> str:
@@ -24,24 +24,10 @@ def nested(levels: int) -> str:
     return '{"a":' * (levels - 1) + '{"score":1}' + "}" * (levels - 1)
 
 
-def post_document(client, headers, benchmark, flavor, text):
-    return client.post(
-        "/results",
-        query_string={
-            "execution_datetime": EXECUTED,
-            "benchmark_id": str(benchmark.id),
-            "flavor_id": str(flavor.id),
-        },
-        data=text,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
 def test_a_document_at_the_limit_is_stored(client, user_headers):
     benchmark, flavor = BenchmarkFactory(json_schema={"type": "object"}), FlavorFactory()
 
-    response = post_document(client, user_headers, benchmark, flavor, nested(RESULT_MAX_DEPTH))
+    response = upload(client, user_headers, benchmark, flavor, nested(RESULT_MAX_DEPTH))
 
     assert response.status_code == 201
     assert response.json["json"] == json.loads(nested(RESULT_MAX_DEPTH))
@@ -51,7 +37,7 @@ def test_a_document_at_the_limit_is_stored(client, user_headers):
 def test_a_deeper_document_is_refused(client, user_headers, levels):
     benchmark, flavor = BenchmarkFactory(json_schema={"type": "object"}), FlavorFactory()
 
-    response = post_document(client, user_headers, benchmark, flavor, nested(levels))
+    response = upload(client, user_headers, benchmark, flavor, nested(levels))
 
     assert response.status_code == 422
     assert f"{RESULT_MAX_DEPTH} levels" in response.json["message"]
@@ -60,7 +46,7 @@ def test_a_deeper_document_is_refused(client, user_headers, levels):
 def test_a_document_too_deep_to_parse_is_a_client_error(client, user_headers):
     benchmark, flavor = BenchmarkFactory(json_schema={"type": "object"}), FlavorFactory()
 
-    response = post_document(client, user_headers, benchmark, flavor, nested(100_000))
+    response = upload(client, user_headers, benchmark, flavor, nested(100_000))
 
     assert response.status_code in (400, 422)
 
