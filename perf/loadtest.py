@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -333,6 +335,24 @@ def start_gunicorn(
     return process, base
 
 
+@contextmanager
+def running_service(
+    database: str, server: str, issuer: LocalIssuer, **gunicorn: Any
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """gunicorn (``start_gunicorn``'s options) on the database ``database`` of ``server``,
+    stopped at the end, also when this script gets SIGTERM (a time-out, CI)."""
+    from sqlalchemy import make_url
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    url = make_url(database_uri(server)).set(database=database)
+    process, base = start_gunicorn(url.render_as_string(hide_password=False), issuer, **gunicorn)
+    try:
+        yield process, base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
 def build_queries(base: str, issuer: LocalIssuer) -> list[Query]:
     """The issue's table, with ids looked up through the API itself."""
     client = Client(base)
@@ -455,48 +475,52 @@ def main(argv: list[str] | None = None) -> None:
 
     state = args.issuer_dir or Path(tempfile.mkdtemp(prefix="perf-issuer-"))
     issuer = LocalIssuer(state).start()
-    process = None
     try:
-        if args.url:
-            base, setup = args.url.rstrip("/"), f"service at {args.url}"
-        else:
-            from sqlalchemy import make_url
-
-            url = make_url(database_uri(args.server)).set(database=args.database)
-            process, base = start_gunicorn(
-                url.render_as_string(hide_password=False), issuer, args.workers, args.threads
-            )
-            setup = (
-                f"gunicorn gthread, {args.workers} workers x {args.threads} threads, "
-                f"database {args.database}"
-            )
-        setup += f"; {args.clients} keep-alive clients, {args.seconds:g} s per query"
-        load_before = os.getloadavg()[0]
-        queries = build_queries(base, issuer)
-        if args.only:
-            wanted = args.only.split("|")
-            queries = [query for query in queries if any(part in query.label for part in wanted)]
-        measurements = []
-        for query in queries:
-            m = measure(base, query, args.clients, args.seconds, args.max_requests)
-            measurements.append(m)
-            print(
-                f"{query.label}: {m.requests / m.seconds:.0f} req/s, p50 {m.percentile(50):.1f} "
-                f"ms, p99 {m.percentile(99):.1f} ms, errors {m.errors} {m.first_error[:200]}",
-                flush=True,
-            )
-        memory = {pid: memory_kib(pid) for pid in worker_pids(process.pid)} if process else {}
-        # Anything else running on the machine shows in the p99: say how busy it was.
-        setup += f"; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
-        report = table(measurements, memory, setup)
-        print()
-        print(report)
-        if args.output:
-            args.output.write_text(report)
+        with ExitStack() as service:
+            process = None
+            if args.url:
+                base, setup = args.url.rstrip("/"), f"service at {args.url}"
+            else:
+                process, base = service.enter_context(
+                    running_service(
+                        args.database,
+                        args.server,
+                        issuer,
+                        workers=args.workers,
+                        threads=args.threads,
+                    )
+                )
+                setup = (
+                    f"gunicorn gthread, {args.workers} workers x {args.threads} threads, "
+                    f"database {args.database}"
+                )
+            setup += f"; {args.clients} keep-alive clients, {args.seconds:g} s per query"
+            load_before = os.getloadavg()[0]
+            queries = build_queries(base, issuer)
+            if args.only:
+                wanted = args.only.split("|")
+                queries = [
+                    query for query in queries if any(part in query.label for part in wanted)
+                ]
+            measurements = []
+            for query in queries:
+                m = measure(base, query, args.clients, args.seconds, args.max_requests)
+                measurements.append(m)
+                print(
+                    f"{query.label}: {m.requests / m.seconds:.0f} req/s, "
+                    f"p50 {m.percentile(50):.1f} ms, p99 {m.percentile(99):.1f} ms, "
+                    f"errors {m.errors} {m.first_error[:200]}",
+                    flush=True,
+                )
+            memory = {pid: memory_kib(pid) for pid in worker_pids(process.pid)} if process else {}
+            # Anything else running on the machine shows in the p99: say how busy it was.
+            setup += f"; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+            report = table(measurements, memory, setup)
+            print()
+            print(report)
+            if args.output:
+                args.output.write_text(report)
     finally:
-        if process is not None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
         issuer.stop()
 
 

@@ -30,8 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
-from backend.settings import database_uri  # noqa: E402
-from perf.loadtest import DEFAULT_SERVER, Client, Query, start_gunicorn  # noqa: E402
+from perf.loadtest import DEFAULT_SERVER, Client, Query, running_service  # noqa: E402
 
 
 @dataclass
@@ -154,29 +153,17 @@ def main(argv: list[str] | None = None) -> None:
     state = Path(tempfile.mkdtemp(prefix="perf-issuer-"))
     issuer = LocalIssuer(state).start()
     log = state / "access.log" if args.access_log == "on" else None
-    process = None
+    load_before = os.getloadavg()[0]
     try:
-        from sqlalchemy import make_url
-
-        url = make_url(database_uri(args.server)).set(database=args.database)
-        process, base = start_gunicorn(
-            url.render_as_string(hide_password=False),
+        with running_service(
+            args.database,
+            args.server,
             issuer,
             workers=args.workers,
             threads=args.threads,
             access_log=log,
-        )
-        routes = build_routes(base, issuer)
-        if args.only:
-            wanted = args.only.split("|")
-            routes = [route for route in routes if any(part in route.label for part in wanted)]
-        load_before = os.getloadavg()[0]
-        rows = []
-        for route in routes:
-            run_wrk(wrk, base, route, 1, args.connections)  # warm every worker's cache
-            result = run_wrk(wrk, base, route, args.seconds, args.connections)
-            rows.append((route, result))
-            print(f"{route.label}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms", flush=True)
+        ) as (_, base):
+            rows = measure_routes(wrk, base, issuer, args)
         configuration = "its defaults"
         if args.workers or args.threads:
             configuration = f"workers {args.workers or '-'}, threads {args.threads or '-'}"
@@ -192,10 +179,23 @@ def main(argv: list[str] | None = None) -> None:
         if args.output:
             args.output.write_text(report)
     finally:
-        if process is not None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
         issuer.stop()
+
+
+def measure_routes(
+    wrk: str, base: str, issuer: LocalIssuer, args: argparse.Namespace
+) -> list[tuple[Route, WrkResult]]:
+    routes = build_routes(base, issuer)
+    if args.only:
+        wanted = args.only.split("|")
+        routes = [route for route in routes if any(part in route.label for part in wanted)]
+    rows = []
+    for route in routes:
+        run_wrk(wrk, base, route, 1, args.connections)  # warm every worker's cache
+        result = run_wrk(wrk, base, route, args.seconds, args.connections)
+        rows.append((route, result))
+        print(f"{route.label}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms", flush=True)
+    return rows
 
 
 if __name__ == "__main__":
