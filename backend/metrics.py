@@ -47,6 +47,30 @@ POOL = Gauge(
     multiprocess_mode="livesum",
 )
 
+READS_SERVED_BY = Gauge(
+    "db_reads_served_by",
+    "Workers whose cookieless reads go to each database (label database: replica, or "
+    "primary while the replica is failing; see backend.read_routing). Without "
+    "DATABASE_READ_URL it is absent.",
+    ["database"],
+    multiprocess_mode="livesum",
+)
+REPLICA_LAG_SECONDS = Gauge(
+    "db_replica_lag_seconds",
+    "Seconds the read replica's replay is behind (0 when it replayed all it received), "
+    "sampled at each scrape; keep READ_YOUR_WRITES_SECONDS above it. Label engine: the "
+    "replica's bind, as in db_pool_connections.",
+    ["engine"],
+    multiprocess_mode="mostrecent",
+)
+REPLICA_LAG_BYTES = Gauge(
+    "db_replica_lag_bytes",
+    "Bytes of WAL the primary wrote that the read replica has not replayed, sampled at "
+    "each scrape.",
+    ["engine"],
+    multiprocess_mode="mostrecent",
+)
+
 
 def register_metrics(app: Flask) -> None:
     """Time and count every request of ``app`` (only called when METRICS_ENABLED is on)."""
@@ -80,9 +104,20 @@ def sample_pool_usage() -> None:
         POOL.labels(name, "size").set(pool.size())
 
 
+def sample_replica_lag() -> None:
+    """Record the read replica's lag, when there is a PostgreSQL replica that answers."""
+    from backend.read_routing import REPLICA, replica_lag  # read_routing imports metrics
+
+    lag = replica_lag(current_app)
+    if lag is not None:
+        REPLICA_LAG_SECONDS.labels(REPLICA).set(lag[0])
+        REPLICA_LAG_BYTES.labels(REPLICA).set(lag[1])
+
+
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, with its content type."""
     sample_pool_usage()
+    sample_replica_lag()
     registry = REGISTRY
     folder = current_app.config.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:

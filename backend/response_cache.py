@@ -30,6 +30,7 @@ from flask import Response, current_app, request
 from backend.dialects import read_one_value
 from backend.extensions import db
 from backend.lru_cache import LruCache
+from backend.read_routing import on_the_primary_if_the_replica_fails
 
 _VERSION_QUERY = "SELECT version FROM catalogue_version WHERE id = 1"
 #: Response headers a cached answer keeps (the pagination headers of list answers).
@@ -61,7 +62,9 @@ def read_catalogue_version() -> int | None:
 
     The request's session is not touched, so a hit never starts a transaction.
     """
-    return read_one_value(db.session.get_bind(), _VERSION_QUERY)
+    return on_the_primary_if_the_replica_fails(
+        db.engines, db.session.get_bind(), lambda engine: read_one_value(engine, _VERSION_QUERY)
+    )
 
 
 def cached(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -51,14 +51,17 @@ def load() -> dict[str, Any]:
         # "production" (default) or "development". Production refuses to start without
         # SECRET_KEY, DATABASE_URL and TRUSTED_OP_LIST and checks benchmark images.
         "APP_ENV": env.str("APP_ENV", PRODUCTION),
-        # Flask's secret (signs nothing user-facing today, but extensions expect it).
+        # Flask's secret; signs the read-your-writes cookie (backend.read_routing).
         "SECRET_KEY": _secret(env, "SECRET_KEY"),
         # Any SQLAlchemy URL. Default (development only): SQLite file in the instance folder.
         "DATABASE_URL": _secret(env, "DATABASE_URL"),
         # Optional read replica for GET requests (see docs/scaling.md).
         "DATABASE_READ_URL": _secret(env, "DATABASE_READ_URL"),
-        # Seconds a client reads from the primary after its own write (replicas lag).
+        # Seconds a client reads from the primary after its own write (replicas lag; keep
+        # it above the replica's lag, which /metrics shows as db_replica_lag_seconds).
         "READ_YOUR_WRITES_SECONDS": env.float("READ_YOUR_WRITES_SECONDS", 10.0),
+        # Seconds reads go to the primary after the replica failed, before it is tried again.
+        "READ_REPLICA_RETRY_SECONDS": env.float("READ_REPLICA_RETRY_SECONDS", 5.0),
         # Password for DATABASE_URL when it is kept out of the URL: compose gives the same
         # secret file to PostgreSQL (POSTGRES_PASSWORD_FILE) and to the service.
         "DATABASE_PASSWORD": _secret(env, "DATABASE_PASSWORD"),

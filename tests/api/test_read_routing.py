@@ -7,12 +7,15 @@ which database gave it.
 
 from __future__ import annotations
 
+import time
+
 import flask_migrate
 import pytest
+from itsdangerous import TimestampSigner
 
 from backend import create_app
 from backend.extensions import db
-from backend.read_routing import READ_PRIMARY_COOKIE
+from backend.read_routing import READ_PRIMARY_COOKIE, READ_PRIMARY_SALT
 from factories import SiteFactory, UserFactory
 from tests.conftest import bearer
 
@@ -93,3 +96,30 @@ def test_without_a_replica_there_is_one_engine_and_no_cookie(app, client, user_h
     response = client.post("/sites", json={"name": "S", "address": "x"}, headers=user_headers)
     assert response.status_code == 201
     assert client.get_cookie(READ_PRIMARY_COOKIE) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["9999999999", "inf", "nan", "-inf", "1e308"],
+    ids=["far-future", "inf", "nan", "minus-inf", "huge"],
+)
+def test_an_unsigned_cookie_reads_the_replica(routed_app, value):
+    client = routed_app.test_client()
+    client.set_cookie(READ_PRIMARY_COOKIE, value)
+    assert site_names(client.get("/sites")) == {"ONLY-ON-REPLICA"}
+
+
+def test_a_cookie_signed_with_another_key_or_too_old_reads_the_replica(routed_app):
+    class Past(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 31  # READ_YOUR_WRITES_SECONDS is 30
+
+    secret, salt = routed_app.config["SECRET_KEY"], READ_PRIMARY_SALT
+    client = routed_app.test_client()
+    for forged in (TimestampSigner("another-secret", salt=salt), Past(secret, salt=salt)):
+        client.set_cookie(READ_PRIMARY_COOKIE, forged.sign("primary").decode())
+        assert site_names(client.get("/sites")) == {"ONLY-ON-REPLICA"}
+    client.set_cookie(
+        READ_PRIMARY_COOKIE, TimestampSigner(secret, salt=salt).sign("primary").decode()
+    )
+    assert site_names(client.get("/sites")) == {"ONLY-ON-PRIMARY"}

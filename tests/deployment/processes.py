@@ -401,3 +401,46 @@ def running_nginx(upstream: str) -> Iterator[Nginx]:
         yield nginx
     finally:
         nginx.stop()
+
+
+# --- A primary and its streaming replica ---------------------------------------------------
+
+
+def start_replica_of(primary: PrivateCluster) -> PrivateCluster:
+    """A hot-standby streaming replica of ``primary`` (running), made by ``pg_basebackup -R``.
+
+    initdb's pg_hba.conf already trusts replication connections from 127.0.0.1, and the
+    defaults (wal_level=replica, max_wal_senders=10, hot_standby=on) are what streaming
+    needs.
+    """
+    replica = PrivateCluster(primary.bin_dir)
+    try:
+        replica._run(
+            "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+            "-D", str(replica.data), "-R", "-X", "stream", "-c", "fast",
+        )  # fmt: skip
+        replica.start()
+    except BaseException:
+        replica.remove()
+        raise
+    return replica
+
+
+@contextmanager
+def private_primary_and_replica(
+    prepare: Callable[[PrivateCluster], None] | None = None,
+) -> Iterator[tuple[PrivateCluster, PrivateCluster]]:
+    """A private primary and a streaming replica of it; ``prepare(primary)`` runs before the
+    replica is copied (migrations, data). Both are stopped and deleted afterwards."""
+    with private_postgres() as primary:
+        require(
+            (primary.bin_dir / "pg_basebackup").exists(),
+            f"pg_basebackup is not in {primary.bin_dir}",
+        )
+        if prepare is not None:
+            prepare(primary)
+        replica = start_replica_of(primary)
+        try:
+            yield primary, replica
+        finally:
+            replica.remove()
