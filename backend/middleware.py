@@ -10,7 +10,9 @@
 - A body over ``MAX_CONTENT_LENGTH`` is a 413. A chunked one (no Content-Length) is read
   here, at most one byte past the limit: werkzeug stops such a stream at the limit
   without an error, so the parser saw a truncated body and answered 400 "Invalid JSON
-  body".
+  body". A view marked with ``@body_limit("SETTING")`` (large latency lists, artifact
+  uploads) gets ``app.config["SETTING"]`` instead; ``@body_limit(None)`` leaves the body
+  to a view that streams it and counts as it reads.
 - Security headers on every response; the CSP allows exactly what the locally served
   Swagger UI needs (its scripts and styles from this origin, plus the inline styles it
   injects at run time).
@@ -19,7 +21,9 @@
 from __future__ import annotations
 
 import io
-from typing import IO
+import sys
+from collections.abc import Callable
+from typing import IO, TypeVar
 
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -50,6 +54,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
+View = TypeVar("View", bound=Callable)
+
 CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
 CORS_EXPOSE_HEADERS = "X-Request-ID"
@@ -76,19 +82,58 @@ def trust_proxy_headers(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, **counts)  # type: ignore[method-assign]
 
 
+def body_limit(setting: str | None) -> Callable[[View], View]:
+    """Mark a view (function or MethodView method) whose body may exceed MAX_CONTENT_LENGTH.
+
+    ``setting`` names the config key holding its limit in bytes; ``None`` means the view
+    streams the body itself and enforces its own limit as it reads (no limit is applied
+    here, and a chunked body stays a stream).
+    """
+
+    def mark(view: View) -> View:
+        view.body_limit_setting = setting  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+UNMARKED = object()
+
+
+def body_limit_of_request() -> tuple[int | None, str]:
+    """The body limit in bytes for the current request and the setting it comes from: the
+    matched view's own, if marked with ``body_limit``, else MAX_CONTENT_LENGTH; None when
+    nothing is to be enforced here."""
+    config = current_app.config
+    view = current_app.view_functions.get(request.endpoint or "")
+    setting = getattr(view, "body_limit_setting", UNMARKED)
+    view_class = getattr(view, "view_class", None)
+    if setting is UNMARKED and view_class is not None:
+        method = getattr(view_class, request.method.lower(), None)
+        setting = getattr(method, "body_limit_setting", UNMARKED)
+    if setting is UNMARKED:
+        return config["MAX_CONTENT_LENGTH"], "MAX_CONTENT_LENGTH"
+    if setting is None:
+        return None, "the view's own limit"
+    return config[setting], setting
+
+
 def limit_body_size(app: Flask) -> None:
-    """A body over MAX_CONTENT_LENGTH is a 413 before anything else, whether its
-    Content-Length says so or it comes chunked; a chunked one within the limit reaches the
-    views as a body with a Content-Length (at most MAX_CONTENT_LENGTH bytes, which the JSON
-    parser would hold in memory anyway)."""
+    """A body over its limit (MAX_CONTENT_LENGTH, or the view's own: ``body_limit``) is a
+    413 before anything else, whether its Content-Length says so or it comes chunked; a
+    chunked one within the limit reaches the views as a body with a Content-Length (at most
+    the limit, which the JSON parser would hold in memory anyway)."""
 
     @app.before_request
     def refuse_large_bodies() -> None:
         environ = request.environ
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        limit, name = body_limit_of_request()
+        # Flask and werkzeug check request.max_content_length again when they read the
+        # body; None there would mean MAX_CONTENT_LENGTH, so a streaming view gets maxsize.
+        request.max_content_length = sys.maxsize if limit is None else limit
         if limit is None:
             return
-        too_large = f"The request body is larger than {limit:,} bytes (MAX_CONTENT_LENGTH)."
+        too_large = f"The request body is larger than {limit:,} bytes ({name})."
         if request.content_length is not None:
             if request.content_length > limit:
                 raise RequestEntityTooLarge(too_large)
