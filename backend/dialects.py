@@ -127,7 +127,7 @@ def snapshot_read_options(dialect: str) -> dict[str, str]:
 
 def concurrent_writers(dialect: str) -> int:
     """How many connections a bulk import writes with at once: two on PostgreSQL (see
-    ``backend.bulk._ResultWriter``); none besides the caller's on SQLite, which has one
+    ``backend.bulk.writer.ResultWriter``); none besides the caller's on SQLite, which has one
     writer at a time (and whose in-memory databases are private to their connection)."""
     return 2 if dialect == "postgresql" else 0
 

@@ -3,8 +3,8 @@
 A pending submit is simply a resource whose status is ``on_review``; there is no second
 table to keep in step. ``/reports/submits`` reads the union of all such resources.
 
-Submitting, approving and rejecting notify the uploader (``backend.notifications.events``,
-imported where used because the notifications package imports the models). Approving and
+Submitting, approving and rejecting announce themselves (``backend.models.events``; the
+notifications package turns that into mail to the uploader). Approving and
 rejecting lock the item first: of admins acting on one item at the same moment exactly
 one succeeds, and the uploader gets one message.
 """
@@ -21,6 +21,7 @@ from sqlalchemy.sql import Subquery
 
 from backend.errors import AlreadyApproved, Conflict
 from backend.extensions import db
+from backend.models import events
 from backend.unit_of_work import lock
 
 
@@ -58,28 +59,22 @@ class NeedsApprove:
 
         Items created approved (imports, fixtures) use ``create`` and send nothing.
         """
-        from backend.notifications import events
-
         resource = cls.create(id=uuid.uuid4(), status=ItemStatus.on_review, **properties)
-        events.resource_submitted(resource)
+        events.resource_submitted.send(resource)
         return resource
 
     def approve(self) -> None:
-        from backend.notifications import events
-
         self.lock_on_review(if_approved=f"This {self.resource_type} is already approved.")
         self.status = ItemStatus.approved
-        events.resource_approved(self)
+        events.resource_approved.send(self)
 
     def reject(self) -> None:
         """Delete a pending submission; approved items must be deleted explicitly."""
-        from backend.notifications import events
-
         self.lock_on_review(
             if_approved=f"This {self.resource_type} is approved; use DELETE to remove it."
         )
         self.delete()
-        events.resource_rejected(self)
+        events.resource_rejected.send(self)
 
     def lock_on_review(self, *, if_approved: str) -> None:
         """Lock the item until the commit and make sure it is still on review, as another

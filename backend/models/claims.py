@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
+from backend.models import events
 from backend.models.approval import ItemStatus, NeedsApprove
 from backend.models.core import PkModel
 from backend.models.uploader import HasUploader
@@ -46,8 +47,6 @@ class Claim(NeedsApprove, HasUploader, PkModel):
     resource: Mapped[Result] = relationship("Result", back_populates="claims")
 
     def reject(self) -> None:
-        from backend.notifications import events
-
         result = self.resource
         # The result first (as deleting a result does, then its claims): of two claims
         # rejected at once, the second sees the first gone and shows the result again.
@@ -57,7 +56,7 @@ class Claim(NeedsApprove, HasUploader, PkModel):
         others = select(exists().where(Claim.resource_id == result.id, Claim.id != self.id))
         if not db.session.scalar(others):
             result.hidden = False
-            events.claim_rejected_result_restored(result)
+            events.result_restored.send(result)
 
 
 class HasClaims:
@@ -80,8 +79,6 @@ class HasClaims:
         flood the uploader's and support's mailboxes. The resource is locked first, so
         that claims sent at the same moment see each other.
         """
-        from backend.notifications import events
-
         if not lock(self):
             raise NotFound(f"No {self.resource_type} with id {self.id}.")
         open_claim = exists().where(
@@ -93,5 +90,5 @@ class HasClaims:
             raise Conflict(OPEN_CLAIM)
         claim = Claim.create(id=uuid.uuid4(), message=message, uploader=uploader, resource=self)
         self.hidden = True
-        events.result_claimed(self, claim)
+        events.result_claimed.send(self, claim=claim)
         return claim

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.errors import InvalidArguments
 from backend.extensions import db
+from backend.models import events
 from backend.models.types import UTCDateTime, utc_now
 
 #: One addr-spec a mail relay accepts without extensions: a dot-atom local part (RFC 5322
@@ -64,22 +65,18 @@ class User(db.Model):
 
     @classmethod
     def register(cls, sub: str, iss: str, email: str) -> User:
-        """Add a new user to the session and welcome them by email (sent after commit)."""
-        from backend.notifications import events
-
+        """Add a new user to the session and announce it (a welcome mail, sent after commit)."""
         user = cls(id=uuid.uuid4(), sub=sub, iss=iss.rstrip("/"), email=usable_email(email))
         db.session.add(user)
-        events.user_welcome(user)
+        events.user_registered.send(user)
         return user
 
     def change_email(self, email: str) -> None:
         """Store a new email address and confirm it there; the same address sends nothing."""
-        from backend.notifications import events
-
         email = usable_email(email)
         if email != self.email:
             self.email = email
-            events.email_updated(self)
+            events.email_changed.send(self)
 
     @classmethod
     def find(cls, sub: str, iss: str) -> User | None:

@@ -3,9 +3,10 @@
 Each function renders its message from ``templates/`` and adds it to the outbox in the
 current session, so it is committed (or rolled back) together with the change that caused
 it; nothing is sent here, and nothing is sent for a change that fails. The models' workflow
-methods call these (``User.register``, ``NeedsApprove.submit/approve/reject``,
-``HasClaims.claim``, ``Claim.reject``): they are domain events, and items created another
-way (imports, fixtures) send nothing.
+methods (``User.register``, ``NeedsApprove.submit/approve/reject``, ``HasClaims.claim``,
+``Claim.reject``) announce domain events through ``backend.models.events``; ``subscribe``
+(called at app start) connects these functions to them. Items created another way
+(imports, fixtures) send nothing.
 
 Messages about a resource go to its uploader with the support address (``MAIL_SUPPORT``)
 in copy; a resource whose uploader was removed sends nothing.
@@ -21,6 +22,7 @@ from flask import current_app
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 
 from backend.extensions import db
+from backend.models import events as model_events
 from backend.notifications.outbox import OutboxMessage
 
 if TYPE_CHECKING:
@@ -71,6 +73,31 @@ def result_claimed(result: Result, claim: Claim) -> OutboxMessage | None:
 def claim_rejected_result_restored(result: Result) -> OutboxMessage | None:
     """Tell a result's uploader that its last claim was rejected and it is listed again."""
     return _queue_to_uploader("claim_rejected_result_restored", result)
+
+
+def subscribe() -> None:
+    """Turn the models' announcements into outbox rows, in the announcing session.
+
+    The signals are process-wide and connecting the same receiver again is a no-op, so
+    every app may call this at start.
+    """
+    for signal, receiver in _RECEIVERS:
+        signal.connect(receiver, weak=False)
+
+
+def _on_result_claimed(result: Result, *, claim: Claim) -> None:
+    result_claimed(result, claim)
+
+
+_RECEIVERS = (
+    (model_events.user_registered, user_welcome),
+    (model_events.email_changed, email_updated),
+    (model_events.resource_submitted, resource_submitted),
+    (model_events.resource_approved, resource_approved),
+    (model_events.resource_rejected, resource_rejected),
+    (model_events.result_claimed, _on_result_claimed),
+    (model_events.result_restored, claim_rejected_result_restored),
+)
 
 
 def describe(resource: Any) -> str:

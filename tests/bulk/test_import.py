@@ -4,8 +4,8 @@ import json
 import time
 from pathlib import Path
 
-from backend import bulk
 from backend.bulk import import_records
+from backend.bulk import writer as bulk_writer
 from backend.extensions import db
 from backend.models import Flavor, ItemStatus, Result, Site, Tag, User
 from factories import BenchmarkFactory, FlavorFactory, SiteFactory, TagFactory, UserFactory
@@ -329,7 +329,7 @@ def test_default_uploader_must_be_registered():
 
 def refuse_the_batch_with_score_3(monkeypatch, *, after_seconds: float = 0) -> None:
     """The database refuses (after a while) the batch holding the result of score 3."""
-    prepare = bulk.prepare_bulk_insert
+    prepare = bulk_writer.prepare_bulk_insert
 
     def disk_full(connection):
         time.sleep(after_seconds)
@@ -340,7 +340,7 @@ def refuse_the_batch_with_score_3(monkeypatch, *, after_seconds: float = 0) -> N
             return disk_full
         return prepare(dialect, table, rows)
 
-    monkeypatch.setattr(bulk, "prepare_bulk_insert", refuse_score_3)
+    monkeypatch.setattr(bulk_writer, "prepare_bulk_insert", refuse_score_3)
 
 
 def test_a_batch_the_database_refuses_stops_the_import(monkeypatch):

@@ -3,7 +3,7 @@
 import io
 
 from backend.bulk import ImportReport, LineMessage
-from backend.bulk_commands import ImportProgress
+from backend.bulk.progress import ImportProgress
 
 
 class Terminal(io.StringIO):
