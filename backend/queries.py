@@ -111,7 +111,7 @@ def paginate(
     ``first_try`` is a cheaper statement that gives the same page as ``stmt`` whenever it
     gives a full page (an index that covers the head of the order); on a short page
     ``stmt`` answers. ``load`` turns the page statement (LIMIT/OFFSET applied) into the
-    page's items, for lists that read their rows their own way (backend.result_pages).
+    page's items, for lists that read their rows their own way (backend.result_finding.items).
     A plain list of objects is counted in its page's own statement (``count(*) OVER ()``):
     one round trip instead of two for the catalogue's small tables.
     """

@@ -3,39 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Any
+from datetime import UTC, datetime
 
-from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, exists, select
-from sqlalchemy.orm import joinedload, lazyload
+from flask import Response, current_app, stream_with_context
 
 from backend import auth
-from backend.dialects import json_match, json_sort_keys
 from backend.errors import DomainError, NotFound
 from backend.extensions import db
-from backend.indexed_results import (
-    CatalogueCondition,
-    counted_total,
-    json_sorted,
-    number_match,
-    numbers_total,
-    search_total,
-    tracked_path,
-    tracked_paths,
-)
-from backend.models import Benchmark, Claim, Flavor, Result, Site, Tag, results_tags
-from backend.queries import contains, filter_equal, filter_range, filter_upload, paginate
-from backend.result_pages import page_loader
+from backend.models import Claim, Result, Tag
+from backend.result_finding.aggregates import aggregate
+from backend.result_finding.pages import search_page, visible_page
+from backend.result_finding.streams import FORMATS, export_chunks
 from backend.routes.blueprint import Blueprint
 from backend.routes.reports import list_claims
 from backend.schemas.reports import Claim as ClaimSchema
 from backend.schemas.reports import ClaimFilterArgs, Claims, CreateClaim
 from backend.schemas.results import (
+    Aggregate,
     BatchCreated,
     BatchItem,
+    ResultAggregateArgs,
     ResultContextArgs,
     ResultDocument,
+    ResultExportArgs,
     ResultFilterArgs,
     Results,
     ResultSearchArgs,
@@ -43,177 +33,10 @@ from backend.schemas.results import (
 from backend.schemas.results import Result as ResultSchema
 from backend.schemas.tags import TagsIds
 from backend.schemas.users import User as UserSchema
+from backend.single_result import dumped_result
 from backend.unit_of_work import commit
 
 blp = Blueprint("results", __name__, description="Benchmark results")
-
-#: Columns results sort by; *_name keys need the catalogue tables joined.
-SORT_COLUMNS = {
-    "execution_datetime": [Result.execution_datetime],
-    "upload_datetime": [Result.upload_datetime],
-    "id": [Result.id],
-    "benchmark_id": [Result.benchmark_id],
-    "benchmark_name": [Benchmark.docker_image, Benchmark.docker_tag],
-    "site_id": [Result.site_id],
-    "site_name": [Site.name],
-    "site_address": [Site.address],
-    "flavor_id": [Result.flavor_id],
-    "flavor_name": [Flavor.name],
-}
-DEFAULT_SORT = [("execution_datetime", False)]
-
-
-def dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def select_results(*, include_hidden: bool = False) -> Select:
-    """The results a list starts from: the visible ones, or all of them."""
-    stmt = select(Result)
-    return stmt if include_hidden else stmt.where(~Result.hidden)
-
-
-def ordered_as(sort_by: list[tuple[str, bool]] | None) -> Callable[[Select], Select]:
-    """The list order as a function, for loading a page's rows (backend.result_pages)."""
-    return lambda stmt: sort_results(stmt, sort_by, joined=False)
-
-
-def join_catalogue(stmt: Select) -> Select:
-    return (
-        stmt.join(Benchmark, Benchmark.id == Result.benchmark_id)
-        .join(Site, Site.id == Result.site_id)
-        .join(Flavor, Flavor.id == Result.flavor_id)
-    )
-
-
-def filter_results(
-    stmt: Select, args: Mapping[str, Any], tracked: frozenset[str] = frozenset()
-) -> Select:
-    """Apply the /results filters: ids, dates, tags (all required) and JSON filters.
-
-    ``tracked``: JSON paths whose numeric filters may be answered by ``result_numbers``
-    (only for visible results of the benchmark in ``args``; see ``list_page``).
-    """
-    stmt = filter_equal(
-        stmt,
-        args,
-        {
-            "benchmark_id": Result.benchmark_id,
-            "site_id": Result.site_id,
-            "flavor_id": Result.flavor_id,
-        },
-    )
-    stmt = filter_upload(stmt, Result.upload_datetime, args)
-    stmt = filter_range(
-        stmt, Result.execution_datetime, args.get("execution_after"), args.get("execution_before")
-    )
-    for tag_id in dict.fromkeys(args.get("tags_ids") or []):
-        stmt = stmt.where(
-            exists().where(results_tags.c.result_id == Result.id, results_tags.c.tag_id == tag_id)
-        )
-    for path, op, value in args.get("filters") or []:
-        indexed = (
-            number_match(Result.id, path, op, value) if tracked_path(path) in tracked else None
-        )
-        stmt = stmt.where(
-            indexed if indexed is not None else json_match(dialect(), Result.json, path, op, value)
-        )
-    return stmt
-
-
-def catalogue_match(term: str) -> CatalogueCondition:
-    """The part of a search term's condition that depends only on a result's benchmark,
-    site and flavor ids, for ``results`` and for ``result_counts`` alike: the term is a
-    substring of the benchmark name, the site name or address, or the flavor name. The
-    catalogue is small, so its matches are found once rather than per result."""
-
-    def condition(benchmark_id, site_id, flavor_id) -> ColumnElement[bool]:
-        benchmark_name = Benchmark.docker_image + ":" + Benchmark.docker_tag
-        return (
-            benchmark_id.in_(select(Benchmark.id).where(contains(benchmark_name, term)))
-            | site_id.in_(
-                select(Site.id).where(contains(Site.name, term) | contains(Site.address, term))
-            )
-            | flavor_id.in_(select(Flavor.id).where(contains(Flavor.name, term)))
-        )
-
-    return condition
-
-
-def all_terms_match(terms: list[str]) -> CatalogueCondition:
-    def condition(benchmark_id, site_id, flavor_id) -> ColumnElement[bool]:
-        return and_(*(catalogue_match(term)(benchmark_id, site_id, flavor_id) for term in terms))
-
-    return condition
-
-
-def search_results(stmt: Select, terms: list[str]) -> Select:
-    """Each term is a substring of the benchmark name, site name or address, or flavor
-    name, or exactly one of the result's tag names."""
-    for term in terms:
-        tagged = exists().where(
-            results_tags.c.result_id == Result.id,
-            results_tags.c.tag_id == Tag.id,
-            Tag.name == term,
-        )
-        matches = catalogue_match(term)(Result.benchmark_id, Result.site_id, Result.flavor_id)
-        stmt = stmt.where(matches | tagged)
-    return stmt
-
-
-def sort_results(stmt: Select, sort_by: list[tuple[str, bool]] | None, joined: bool) -> Select:
-    """Order by the requested keys (``json.<path>`` included), then by id."""
-    keys = list(sort_by or DEFAULT_SORT)
-    needs_join = any(
-        name in {"benchmark_name", "site_name", "site_address", "flavor_name"} for name, _ in keys
-    )
-    if needs_join and not joined:
-        stmt = join_catalogue(stmt)
-    order = []
-    for name, descending in keys:
-        if name.startswith("json."):
-            order.extend(json_sort_keys(dialect(), Result.json, name.split(".")[1:], descending))
-        else:
-            for column in SORT_COLUMNS[name]:
-                order.append((column.desc() if descending else column.asc()).nulls_last())
-    if not any(name == "id" for name, _ in keys):
-        order.append(Result.id.asc())
-    return stmt.order_by(*order)
-
-
-def indexed_total(statement: Select | None) -> int | None:
-    """Run a total from ``backend.indexed_results`` (None: it does not apply)."""
-    if statement is None:
-        return None
-    return db.session.execute(statement).scalar_one()
-
-
-def list_page(args: Mapping[str, Any], stmt: Select, *, from_index: bool = False) -> dict:
-    """A page of ``stmt`` (from ``select_results``) under the /results filters and sort.
-
-    ``from_index``: ``stmt`` is exactly the visible results, so on PostgreSQL the index
-    tables beside them may answer totals, numeric JSON filters and JSON-sorted pages
-    (backend.indexed_results).
-    """
-    sort_by = args.get("sort_by")
-    if not from_index or dialect() != "postgresql":
-        stmt = filter_results(stmt, args)
-        ordered = sort_results(stmt, sort_by, joined=False)
-        return paginate(ordered, args, load=page_loader(ordered_as(sort_by)))
-    tracked: frozenset[str] = frozenset()
-    if args.get("benchmark_id") is not None and args.get("filters"):
-        tracked = frozenset(db.session.scalars(tracked_paths(args["benchmark_id"])))
-    stmt = filter_results(stmt, args, tracked)
-    total = numbers_total(args, tracked)
-    if total is None:
-        total = indexed_total(counted_total(args))
-    return paginate(
-        sort_results(stmt, sort_by, joined=False),
-        args,
-        total=total,
-        first_try=json_sorted(stmt, args, sort_by),
-        load=page_loader(ordered_as(sort_by)),
-    )
 
 
 @blp.route("/results", methods=["GET"])
@@ -228,7 +51,7 @@ def list_results(args):
     Results without the path, or with another type there, do not match. Claimed results
     are hidden.
     """
-    return list_page(args, select_results(), from_index=True)
+    return visible_page(args)
 
 
 @blp.route("/results", methods=["POST"])
@@ -295,38 +118,63 @@ def search(args):
     (image:tag), site name or address, or flavor name, or equals one of its tag names.
     All terms must match.
     """
-    terms = [term for term in args["terms"] if term]
-    stmt = filter_upload(select_results(), Result.upload_datetime, args)
-    stmt = search_results(stmt, terms)
-    stmt = sort_results(stmt, args.get("sort_by"), joined=False)
-    total = None
-    if dialect() == "postgresql":
-        condition = all_terms_match(terms) if terms else None
-        total = indexed_total(search_total(args, terms, condition))
-    return paginate(stmt, args, total=total, load=page_loader(ordered_as(args.get("sort_by"))))
+    return search_page(args)
+
+
+@blp.route("/results:aggregate", methods=["GET"])
+@blp.access("public")
+@blp.arguments(ResultAggregateArgs, location="query")
+@blp.response(200, Aggregate)
+def aggregate_results(args):
+    """Compare groups of results by one JSON number (extension, not in v1)
+
+    Every /results filter selects the results; `metric=json.<path>` names the number and
+    `group_by` one to three of benchmark, site, flavor, tag, month. Each group has its
+    keys (ids and names), count, mean, stddev, min, p50, p90, p99 and max, computed as
+    numpy does (stddev with ddof=0, percentiles by linear interpolation). At most 1,000
+    groups: more is a 422 that says how to narrow the selection.
+    """
+    return aggregate(args)
+
+
+EXPORT_RESPONSE = {
+    "description": "The selected results, streamed as they are read.",
+    "headers": {
+        "Content-Disposition": {
+            "description": "attachment; filename=results-<UTC time>.<format>",
+            "schema": {"type": "string"},
+        }
+    },
+    "content": {
+        media_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+        for media_type, _, _ in FORMATS.values()
+    },
+}
+
+
+@blp.route("/results:export", methods=["GET"])
+@blp.access("public")
+@blp.arguments(ResultExportArgs, location="query")
+@blp.doc(responses={"200": EXPORT_RESPONSE})
+def export_results(args):
+    """Download the selected results as CSV, JSON Lines or Parquet (extension, not in v1)
+
+    Every /results filter and sort applies; `columns=` picks the columns (default: the
+    result's fields and every JSON leaf as a json.<path> column). The file is written
+    as it is read, in one consistent snapshot of the data, whatever its size.
+    """
+    media_type, extension, _ = FORMATS[args["format"]]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        stream_with_context(export_chunks(args)),
+        mimetype=media_type.split(";")[0],
+        content_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="results-{stamp}.{extension}"'},
+    )
 
 
 def get_result(result_id: uuid.UUID) -> Result:
     return Result.get_or_404(result_id)
-
-
-#: What a result's own page shows, in one statement: four tables and its tags (one row
-#: per tag), one round trip. The models' default eager loads would also join every
-#: uploader: a nine-table join whose planning alone took about 4 ms, on every GET and
-#: after every upload; loading the tags by a second query cost another round trip and
-#: about a millisecond of the ORM's time.
-SHOWN = (
-    joinedload(Result.benchmark, innerjoin=True).lazyload("*"),
-    joinedload(Result.site, innerjoin=True).lazyload("*"),
-    joinedload(Result.flavor, innerjoin=True).lazyload("*"),
-    joinedload(Result.tags),
-    lazyload("*"),
-)
-
-
-def shown_result(result_id: uuid.UUID) -> Result:
-    """A result loaded with what ``ResultSchema`` shows, and nothing else."""
-    return Result.get_or_404(result_id, options=SHOWN, populate_existing=True)
 
 
 @blp.route("/results/<uuid:result_id>", methods=["GET"])
@@ -334,7 +182,10 @@ def shown_result(result_id: uuid.UUID) -> Result:
 @blp.response(200, ResultSchema)
 def get(result_id: uuid.UUID):
     """Retrieve a result (claimed results too)"""
-    return shown_result(result_id)
+    dumped = dumped_result(result_id)
+    if dumped is None:
+        raise NotFound(f"No {Result.resource_type} with id {result_id}.")
+    return current_app.json.response(dumped)
 
 
 @blp.route("/results/<uuid:result_id>", methods=["DELETE"])

@@ -7,15 +7,16 @@ from sqlalchemy import delete, select
 from backend import auth
 from backend.errors import DomainError, InvalidArguments, NotFound
 from backend.extensions import db
-from backend.models import Claim, Result, User
+from backend.models import Claim, User
 from backend.queries import filter_equal, paginate, search, sort
+from backend.result_finding.pages import own_page
 from backend.routes.blueprint import Blueprint
 from backend.routes.reports import list_claims
-from backend.routes.results import list_page, select_results
 from backend.schemas.reports import ClaimFilterArgs, Claims
 from backend.schemas.results import ResultFilterArgs, Results
 from backend.schemas.users import User as UserSchema
 from backend.schemas.users import UserFilterArgs, UserRemoveArgs, Users, UserSearchArgs
+from backend.single_statement_reads import read_in_one_statement
 from backend.unit_of_work import commit
 
 blp = Blueprint("users", __name__, description="Users")
@@ -66,6 +67,7 @@ def register():
 def get_self():
     """Retrieve your registered user (404 if you are not registered)"""
     infos = auth.token_infos()
+    read_in_one_statement()
     user = User.find(infos.subject, infos.issuer)
     if user is None:
         raise NotFound("You are not registered; register with POST /users:register.")
@@ -94,8 +96,7 @@ def try_admin():
 @blp.response(200, Results)
 def list_own_results(args):
     """List the results you uploaded, claimed ones included (every /results filter applies)"""
-    stmt = select_results(include_hidden=True).where(Result.uploader_id == auth.current_user().id)
-    return list_page(args, stmt)
+    return own_page(args, auth.current_user().id)
 
 
 @blp.route("/users/self/claims", methods=["GET"])

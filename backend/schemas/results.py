@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import marshmallow as ma
-from marshmallow import fields
+from marshmallow import fields, validate
+from webargs.fields import DelimitedList
 
 from backend.schemas.benchmarks import Benchmark
 from backend.schemas.common import (
@@ -124,7 +125,7 @@ class Result(Schema):
 
 
 class DumpedItems(list):
-    """Result items already dumped (``backend.result_pages``): the page schema passes them
+    """Result items already dumped (``backend.result_finding.items``): the page schema passes them
     through as they are, so that a page is not dumped twice."""
 
 
@@ -142,7 +143,9 @@ class Results(Page):
     items = ResultItems(fields.Nested(Result), required=True)
 
 
-class ResultFilterArgs(PaginationArgs, UploadFilterArgs):
+class ResultSelectionArgs(UploadFilterArgs):
+    """The /results filters, shared by lists, aggregates and exports."""
+
     benchmark_id = fields.UUID()
     site_id = fields.UUID()
     flavor_id = fields.UUID()
@@ -152,6 +155,9 @@ class ResultFilterArgs(PaginationArgs, UploadFilterArgs):
     execution_before = AwareDateTime()
     execution_after = AwareDateTime()
     filters = fields.List(JsonFilterField(), load_default=list)
+
+
+class ResultFilterArgs(PaginationArgs, ResultSelectionArgs):
     sort_by = SortBy(RESULT_SORT_FIELDS, allow_json=True)
 
 
@@ -194,3 +200,187 @@ class BatchItem(ResultContextArgs):
 
 class BatchCreated(Schema):
     ids = fields.List(fields.UUID(), required=True)
+
+
+#: What ``/results:aggregate`` may group by, and the figures of each group.
+AGGREGATE_GROUP_KEYS = ["benchmark", "site", "flavor", "tag", "month"]
+AGGREGATE_STATISTICS = ["count", "mean", "stddev", "min", "p50", "p90", "p99", "max"]
+_METRIC_HINT = "A metric is 'json.<path.separated.by.dots>', e.g. metric=json.result.score"
+
+
+class MetricField(fields.String):
+    """``json.result.score``: loads to the path's keys."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "metadata",
+            {
+                "description": "The JSON number to aggregate, as json.<dotted.path>. Results "
+                "without a number there (absent, text, boolean, ...) are left out and counted "
+                "in `missing`.",
+                "example": "json.result.score",
+            },
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> tuple[str, ...]:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text.startswith("json."):
+            raise ma.ValidationError(f"'{text}' is not a JSON path. {_METRIC_HINT}.")
+        try:
+            return json_path_keys(text.removeprefix("json."))
+        except ma.ValidationError as error:
+            raise ma.ValidationError(f"{error.messages[0]} {_METRIC_HINT}.") from None
+
+
+class ResultAggregateArgs(ResultSelectionArgs):
+    metric = MetricField(required=True)
+    group_by = DelimitedList(
+        fields.String(validate=validate.OneOf(AGGREGATE_GROUP_KEYS)),
+        required=True,
+        validate=validate.Length(min=1, max=3),
+        metadata={
+            "description": "One to three comma-separated group keys, each once, of: "
+            + ", ".join(AGGREGATE_GROUP_KEYS)
+            + ". `tag`: a result with several tags counts in each of their groups, untagged "
+            "results in a group whose tag id and name are null. `month`: of the execution "
+            "datetime, in UTC, as YYYY-MM.",
+            "example": "site,flavor",
+        },
+    )
+    sort_by = SortBy(AGGREGATE_STATISTICS + AGGREGATE_GROUP_KEYS)
+
+    @ma.validates_schema
+    def keys_are_grouped(self, data: dict, **kwargs: Any) -> None:
+        group_by = data.get("group_by") or []
+        if len(set(group_by)) != len(group_by):
+            raise ma.ValidationError("Name each group key once.", "group_by")
+        for name, _ in data.get("sort_by") or []:
+            if name in AGGREGATE_GROUP_KEYS and name not in group_by:
+                raise ma.ValidationError(
+                    f"'{name}' sorts only when it is one of group_by ({', '.join(group_by)}).",
+                    "sort_by",
+                )
+
+
+class AggregateKey(Schema):
+    id = fields.String(
+        allow_none=True,
+        metadata={"description": "The benchmark, site, flavor or tag id; the month (YYYY-MM)."},
+    )
+    name = fields.String(
+        allow_none=True,
+        metadata={"description": "benchmark: image:tag; site, flavor, tag: name; month: YYYY-MM."},
+    )
+
+
+class AggregateKeys(Schema):
+    """A group's value of each ``group_by`` key (only those keys are present)."""
+
+    benchmark = fields.Nested(AggregateKey)
+    site = fields.Nested(AggregateKey)
+    flavor = fields.Nested(AggregateKey)
+    tag = fields.Nested(AggregateKey)
+    month = fields.Nested(AggregateKey)
+
+
+class AggregateGroup(Schema):
+    """The figures of one group's numbers, as numpy computes them."""
+
+    keys = fields.Nested(AggregateKeys, required=True)
+    count = fields.Integer(required=True, metadata={"description": "Results with a number."})
+    mean = fields.Float(required=True)
+    stddev = fields.Float(
+        required=True,
+        metadata={
+            "description": "Population standard deviation: numpy.std with its default ddof=0 "
+            "(PostgreSQL's stddev_pop); 0 for a group of one."
+        },
+    )
+    min = fields.Float(required=True)
+    p50 = fields.Float(
+        required=True,
+        metadata={
+            "description": "Percentiles p50, p90, p99: numpy.percentile's default (linear "
+            "interpolation between the closest ranks; PostgreSQL's percentile_cont)."
+        },
+    )
+    p90 = fields.Float(required=True)
+    p99 = fields.Float(required=True)
+    max = fields.Float(required=True)
+
+
+class Aggregate(Schema):
+    metric = fields.String(required=True, metadata={"example": "json.result.score"})
+    group_by = fields.List(fields.String(), required=True)
+    missing = fields.Integer(
+        required=True,
+        metadata={"description": "Selected results without a number at the metric, each once."},
+    )
+    groups = fields.List(
+        fields.Nested(AggregateGroup),
+        required=True,
+        metadata={"description": "At most 1,000; by sort_by, then by the keys' names."},
+    )
+
+
+#: Columns of an export besides ``json.<path>`` ones (``backend.result_finding.streams``).
+EXPORT_COLUMNS = [
+    "id",
+    "benchmark",
+    "site",
+    "flavor",
+    "tags",
+    "execution_datetime",
+    "upload_datetime",
+    "benchmark_id",
+    "site_id",
+    "flavor_id",
+]
+
+
+class ExportColumn(fields.String):
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text.startswith("json."):
+            json_path_keys(text.removeprefix("json."))
+        elif text not in EXPORT_COLUMNS:
+            raise ma.ValidationError(
+                f"Unknown column '{text}'; columns are json.<path> and: "
+                + ", ".join(EXPORT_COLUMNS)
+                + "."
+            )
+        return text
+
+
+class ResultExportArgs(ResultSelectionArgs):
+    format = fields.String(
+        required=True,
+        validate=validate.OneOf(["csv", "jsonl", "parquet"]),
+        metadata={
+            "description": "csv (text/csv), jsonl (application/x-ndjson: one JSON object "
+            "per line) or parquet (application/vnd.apache.parquet)."
+        },
+    )
+    columns = DelimitedList(
+        ExportColumn(),
+        validate=validate.Length(min=1),
+        metadata={
+            "description": "Comma-separated columns, in order, of: "
+            + ", ".join(EXPORT_COLUMNS)
+            + ", json.<path> (the value at the path: JSON text in CSV and Parquet when it "
+            "is not a plain value). Default: id, benchmark (image:tag), site, flavor "
+            "(names), tags (names; a JSON array in CSV), execution_datetime, "
+            "upload_datetime, then json.<path> for every JSON leaf of the selected "
+            "documents (numbers, text, booleans, null, arrays, empty objects), sorted by "
+            "path.",
+            "example": "id,site,flavor,json.result.score",
+        },
+    )
+    sort_by = SortBy(RESULT_SORT_FIELDS, allow_json=True)
+
+    @ma.validates_schema
+    def columns_once(self, data: dict, **kwargs: Any) -> None:
+        columns = data.get("columns") or []
+        if len(set(columns)) != len(columns):
+            raise ma.ValidationError("Name each column once.", "columns")

@@ -1,7 +1,7 @@
 """Result-list answers from the index tables (PostgreSQL), exact or not at all.
 
 Each function here either gives exactly what the plain query would give, or ``None`` so
-that the caller runs the plain query (``backend.routes.results`` always has one). What the
+that the caller runs the plain query (``selection`` always has one). What the
 tables are and how triggers keep them exact: ``backend.models.result_index``. SQLite never
 takes these paths: it has no triggers, and small installs do not need them.
 
@@ -15,6 +15,8 @@ takes these paths: it has no triggers, and small installs do not need them.
   (benchmark, path, value) index. All numbers sort before text, other values and missing
   paths, so a *full* page from that index is the exact page; a short one is not, and the
   caller falls back.
+- Answers that read every selected result (aggregates, the leaf paths of an export) kept
+  per state of the data: ``result_versions``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+)
 
 from backend.extensions import db
 from backend.models import Result, Tag
@@ -206,3 +218,19 @@ def json_sorted(
         ),
     )
     return stmt.order_by(n.value.desc() if descending else n.value.asc(), Result.id.asc())
+
+
+def result_versions(connection: Connection | None = None) -> tuple:
+    """Every benchmark's result version: a name for the state of all visible results and
+    their tags (the index triggers bump a benchmark's version at the commit of any change
+    to them). An answer computed in a snapshot whose versions were these is exact for as
+    long as they stay these, which is how aggregates and export columns are kept."""
+    v = benchmark_result_versions.c
+    rows = (connection or db.session).execute(select(v.benchmark_id, v.version))
+    return tuple(sorted(tuple(row) for row in rows))
+
+
+def arguments_key(args: Mapping[str, Any], *left_out: str) -> tuple:
+    """Parsed request arguments as a key for answers kept per data state."""
+    kept = ((name, repr(value)) for name, value in args.items() if name not in left_out)
+    return tuple(sorted(kept))

@@ -1,0 +1,195 @@
+"""Measure /results:aggregate and /results:export at scale (issue 12's targets).
+
+Starts gunicorn as shipped (``gunicorn.conf.py`` and its defaults, unless ``--workers`` or
+``--threads``) on a database made by ``perf/load.py`` and prints:
+
+- the aggregate ``group_by=site,flavor`` over the c-ray benchmark (40% of the results) of
+  ``result.score``: the first (cold) request's time, then req/s, p50 and p99 under
+  ``--clients`` concurrent keep-alive clients (``perf/loadtest.py``'s driver), target
+  p99 <= 300 ms;
+- each export format of every result (default columns, or ``--columns``): rows, bytes,
+  rows/s (target >= 50,000) and the serving worker's RSS growth, sampled from /proc
+  every 50 ms during the export (target <= 50 MB). Four exports of an empty selection
+  (on new connections) come first, so that importing pyarrow on a worker's first Parquet
+  export (a one-time cost) is not counted as growth; their growth is printed too.
+
+    python perf/analysis.py --database perf_1m
+
+The load average is printed with the figures: other work on the same cores slows both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
+from perf import generate  # noqa: E402
+from perf.loadtest import (  # noqa: E402
+    DEFAULT_SERVER,
+    Client,
+    Query,
+    measure,
+    memory_kib,
+    running_service,
+    worker_pids,
+)
+
+
+def c_ray_id(base: str) -> str:
+    client = Client(base)
+    benchmarks = client.json("/benchmarks?per_page=100")["items"]
+    client.close()
+    return next(
+        b["id"] for b in benchmarks if f"{b['docker_image']}:{b['docker_tag']}" == generate.C_RAY
+    )
+
+
+def timed_get(url: str) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=600) as response:
+        body = response.read()
+    return (time.perf_counter() - started) * 1000, body
+
+
+class RssSampler:
+    """The largest VmRSS of each worker while running, against its VmRSS at the start."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.start = {pid: memory_kib(pid)["VmRSS"] for pid in pids}
+        self.peak = dict(self.start)
+        self.running = True
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self) -> None:
+        while self.running:
+            for pid in self.pids:
+                self.peak[pid] = max(self.peak[pid], memory_kib(pid)["VmRSS"])
+            time.sleep(0.05)
+
+    def stop(self) -> float:
+        """The largest growth of any worker, in MiB."""
+        self.running = False
+        self.thread.join()
+        return max(self.peak[pid] - self.start[pid] for pid in self.pids) / 1024
+
+
+def count_rows(path: Path, export_format: str) -> int:
+    if export_format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    import csv
+
+    with path.open(newline="") as file:
+        if export_format == "csv":
+            return sum(1 for _ in csv.reader(file)) - 1
+        return sum(1 for _ in file)
+
+
+def export(base: str, export_format: str, pids: list[int], query: dict[str, str]) -> dict:
+    """One export, streamed to a temporary file; its rows, bytes, seconds and RSS growth."""
+    url = f"{base}/results:export?" + urllib.parse.urlencode({"format": export_format, **query})
+    sampler = RssSampler(pids)
+    size = 0
+    started = time.perf_counter()
+    with (
+        tempfile.NamedTemporaryFile(suffix=f".{export_format}", delete=False) as out,
+        urllib.request.urlopen(url, timeout=3600) as response,
+    ):
+        while chunk := response.read(1 << 20):
+            size += len(chunk)
+            out.write(chunk)
+    seconds = time.perf_counter() - started
+    growth = sampler.stop()
+    path = Path(out.name)
+    try:
+        rows = count_rows(path, export_format)
+    finally:
+        path.unlink()
+    return {"rows": rows, "bytes": size, "seconds": seconds, "rss_mib": growth}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", required=True, help="a database made by perf/load.py")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL of --database")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: as shipped)")
+    parser.add_argument("--threads", type=int, help="threads per worker (default: as shipped)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent aggregate clients")
+    parser.add_argument("--seconds", type=float, default=15, help="time of the aggregate run")
+    parser.add_argument("--formats", default="csv,jsonl,parquet", help="export formats")
+    parser.add_argument("--columns", help="export columns (default: the default columns)")
+    parser.add_argument(
+        "--site", help="export only this site's results (a tenth of them), for a quick look"
+    )
+    parser.add_argument("--skip-aggregate", action="store_true")
+    parser.add_argument("--skip-export", action="store_true")
+    args = parser.parse_args(argv)
+
+    issuer = LocalIssuer(Path(tempfile.mkdtemp(prefix="perf-issuer-"))).start()
+    try:
+        with running_service(
+            args.database, args.server, issuer, workers=args.workers, threads=args.threads
+        ) as (process, base):
+            print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+            if not args.skip_aggregate:
+                path = "/results:aggregate?" + urllib.parse.urlencode(
+                    {
+                        "benchmark_id": c_ray_id(base),
+                        "metric": "json.result.score",
+                        "group_by": "site,flavor",
+                    }
+                )
+                cold, body = timed_get(base + path)
+                print(f"aggregate, first (cold) request: {cold:.0f} ms, {len(body)} bytes")
+                query = Query("`/results:aggregate` c-ray by site,flavor", "GET", path, 300)
+                m = measure(base, query, args.clients, args.seconds, 100_000)
+                print(
+                    f"aggregate under {args.clients} clients: {m.requests / m.seconds:.0f} "
+                    f"req/s, p50 {m.percentile(50):.1f} ms, p99 {m.percentile(99):.1f} ms, "
+                    f"errors {m.errors} {m.first_error[:200]} "
+                    f"(target p99 <= 300 ms: {'met' if m.met else 'NOT met'}); "
+                    f"load average {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+            if not args.skip_export:
+                pids = worker_pids(process.pid)
+                query = {"columns": args.columns} if args.columns else {}
+                if args.site:
+                    client = Client(base)
+                    sites = client.json("/sites?per_page=100")["items"]
+                    client.close()
+                    query["site_id"] = next(s["id"] for s in sites if s["name"] == args.site)
+                for export_format in args.formats.split(","):
+                    empty = {**query, "execution_after": "2100-01-01T00:00:00Z"}
+                    warm = max(export(base, export_format, pids, empty)["rss_mib"] for _ in "1234")
+                    print(f"{export_format}: empty warm-up exports, RSS growth {warm:.0f} MiB")
+                    e = export(base, export_format, pids, query)
+                    rate = e["rows"] / e["seconds"]
+                    print(
+                        f"{export_format}: {e['rows']:,} rows, {e['bytes'] / 2**20:,.0f} MiB in "
+                        f"{e['seconds']:.1f} s = {rate:,.0f} rows/s (target >= 50,000: "
+                        f"{'met' if rate >= 50_000 else 'NOT met'}); worker RSS growth "
+                        f"{e['rss_mib']:.0f} MiB (target <= 50: "
+                        f"{'met' if e['rss_mib'] <= 50 else 'NOT met'}); "
+                        f"load average {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+    finally:
+        issuer.stop()
+
+
+if __name__ == "__main__":
+    main()
