@@ -49,11 +49,15 @@ def request_id() -> str:
     """The current request's id, chosen on first use."""
     environ = request.environ
     if REQUEST_ID_ENVIRON_KEY not in environ:
-        offered = request.headers.get(REQUEST_ID_HEADER, "")
-        environ[REQUEST_ID_ENVIRON_KEY] = (
-            offered if _ACCEPTED_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        environ[REQUEST_ID_ENVIRON_KEY] = chosen_request_id(
+            request.headers.get(REQUEST_ID_HEADER, "")
         )
     return environ[REQUEST_ID_ENVIRON_KEY]
+
+
+def chosen_request_id(offered: str) -> str:
+    """``offered`` (the caller's X-Request-ID) when it is short and plain, else a new id."""
+    return offered if _ACCEPTED_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
 
 
 class _ServiceLogHandler(logging.StreamHandler):

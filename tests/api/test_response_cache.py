@@ -1,14 +1,17 @@
 """The catalogue's public answers come from a per-worker cache while the catalogue is
 unchanged, and never outlive a committed change, whoever makes it."""
 
+import time
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, event, text
 
+from backend.catalogue_listener import LISTENER_APPLICATION_NAME
 from backend.extensions import db
 from backend.lru_cache import LruCache
 from backend.models import catalogue_version
+from backend.response_cache import catalogue_cache
 from factories import BenchmarkFactory, FlavorFactory, SiteFactory, TagFactory
 
 CACHED_PATHS = [
@@ -41,6 +44,25 @@ def catalogue():
     benchmark = BenchmarkFactory(docker_image="rafaelscab/c-ray")
     tag = TagFactory(name="gpu")
     return site, flavor, benchmark, tag
+
+
+def commit_elsewhere(statement: str, *, wait_for_listener: bool = True) -> None:
+    """Commit ``statement`` on another engine, as another host or a tool would, then wait
+    (on PostgreSQL) until this worker's listener heard of it: another host's change is
+    seen once its notification arrives, normally within a millisecond."""
+    other = create_engine(db.engine.url)
+    try:
+        with other.begin() as connection:
+            connection.execute(text(statement))
+            version = connection.execute(db.select(catalogue_version.c.version)).scalar()
+    finally:
+        other.dispose()
+    listener = catalogue_cache().listener
+    if listener is not None and wait_for_listener:
+        deadline = time.monotonic() + 5
+        while listener.version != version and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert listener.version == version
 
 
 def item_paths(catalogue):
@@ -121,12 +143,7 @@ def test_a_change_committed_by_another_process_is_seen(client, catalogue, statem
     ]
     db.session.rollback()
     before = {path: client.get(path).data for path in paths}
-    other = create_engine(db.engine.url)
-    try:
-        with other.begin() as connection:
-            connection.execute(text(statement))
-    finally:
-        other.dispose()
+    commit_elsewhere(statement)
     db.session.rollback()
     after = {path: client.get(path).data for path in paths}
     changed = [path for path in paths if after[path] != before[path]]
@@ -181,3 +198,82 @@ def test_the_cache_can_be_turned_off(app_settings):
         answer = app.test_client().get("/sites")
     assert answer.status_code == 200
     assert "ETag" not in answer.headers
+
+
+def test_a_hit_answers_as_flask_would_have(client, catalogue):
+    """Hits are replayed below Flask (``CatalogueFront``): same status, headers and body
+    as the answer Flask built, a fresh request id aside."""
+    for path in CACHED_PATHS + item_paths(catalogue):
+        built = client.get(path, headers={"X-Request-ID": "built"})
+        replayed = client.get(path, headers={"X-Request-ID": "replayed"})
+        assert replayed.status_code == built.status_code == 200
+        assert replayed.data == built.data
+        assert replayed.headers["X-Request-ID"] == "replayed"
+        assert sorted(replayed.headers.items()) == sorted(
+            {**built.headers, "X-Request-ID": "replayed"}.items()
+        ), path
+
+
+def test_a_304_hit_answers_as_flask_would_have(client, catalogue):
+    etag = client.get("/sites").headers["ETag"]
+    SiteFactory(name="on review", status="on_review")  # a change that leaves /sites as it was
+    built = client.get("/sites", headers={"If-None-Match": etag, "X-Request-ID": "a"})
+    replayed = client.get("/sites", headers={"If-None-Match": etag, "X-Request-ID": "a"})
+    assert replayed.status_code == built.status_code == 304
+    assert sorted(replayed.headers.items()) == sorted(built.headers.items())
+
+
+def test_a_request_id_that_is_not_plain_is_replaced_on_a_hit_too(client):
+    client.get("/sites")
+    answer = client.get("/sites", headers={"X-Request-ID": "bad id\x01"})
+    assert answer.headers["X-Request-ID"] != "bad id\x01"
+    assert len(answer.headers["X-Request-ID"]) == 32
+
+
+def test_on_postgresql_a_hit_costs_no_database_round_trip(app, client, catalogue):
+    """The worker learns the version by LISTEN/NOTIFY, so a hit checks out no connection."""
+    cache = catalogue_cache()
+    if cache.listener is None:
+        pytest.skip("SQLite reads its version per request (microseconds)")
+    commit_elsewhere("UPDATE sites SET description = 'heard'")
+    checkouts = []
+
+    def checkout(*args):
+        checkouts.append(args)
+
+    event.listen(db.engine.pool, "checkout", checkout)
+    try:
+        client.get("/sites")
+        checkouts.clear()
+        for _ in range(3):
+            assert client.get("/sites").status_code == 200
+    finally:
+        event.remove(db.engine.pool, "checkout", checkout)
+    assert checkouts == []
+
+
+def test_while_the_listener_is_down_the_version_is_read_per_request(client, catalogue):
+    cache = catalogue_cache()
+    if cache.listener is None:
+        pytest.skip("PostgreSQL only: SQLite always reads its version per request")
+    commit_elsewhere("UPDATE sites SET description = 'heard'")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": LISTENER_APPLICATION_NAME},
+        )
+    deadline = time.monotonic() + 5
+    while cache.listener.version is not None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert cache.listener.version is None
+    assert client.get("/sites").status_code == 200
+    commit_elsewhere("UPDATE sites SET name = 'while deaf'", wait_for_listener=False)
+    db.session.rollback()
+    assert client.get("/sites").get_json()["items"][0]["name"] == "while deaf"
+    deadline = time.monotonic() + 5
+    while cache.listener.version is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.listener.version is not None, "the listener did not come back"

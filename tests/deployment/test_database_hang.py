@@ -86,10 +86,10 @@ def test_a_frozen_database_gets_503_within_seconds_and_recovery_needs_no_restart
         client = app.test_client()
         assert client.get("/ready").status_code == 200
         assert register("before").status_code == 201
-        assert client.get("/benchmarks").status_code == 200  # the pool holds a connection
+        assert client.get("/results").status_code == 200  # the pool holds a connection
 
         with frozen(cluster):
-            listing, listing_took = timed(lambda: client.get("/benchmarks"))
+            listing, listing_took = timed(lambda: client.get("/results"))
             created, created_took = timed(lambda: register("during"))
             ready, ready_took = timed(lambda: client.get("/ready"))
             health = client.get("/health")
@@ -104,7 +104,7 @@ def test_a_frozen_database_gets_503_within_seconds_and_recovery_needs_no_restart
         assert health.status_code == 200
 
         assert client.get("/ready").status_code == 200
-        assert client.get("/benchmarks").status_code == 200
+        assert client.get("/results").status_code == 200
         assert register("after").status_code == 201
 
         with app.app_context():
