@@ -23,6 +23,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 INSTANCE = ROOT / "instance"
+CLIENT = ROOT / "clients" / "python"  # the Python client; the test suite tests it too
 DEMO_ISSUER_PORT = int(os.environ.get("DEMO_ISSUER_PORT", "8443"))
 DEMO_PORT = int(os.environ.get("DEMO_PORT", "5000"))
 ADMIN_ENTITLEMENT = "urn:demo:performance:admin"
@@ -33,19 +34,23 @@ def run(*args: str | Path, **kwargs) -> subprocess.CompletedProcess:
 
 
 def ensure_venv(extras: str) -> None:
-    """Create .venv and install the project (again only when setup.cfg changed)."""
+    """Create .venv and install the project (again only when setup.cfg changed); the test
+    extra also installs the Python client of clients/python, which the suite tests."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         print(f"Creating a virtualenv in {VENV} ...", flush=True)
         run(sys.executable, "-m", "venv", VENV)
-    digest = hashlib.sha256((ROOT / "setup.cfg").read_bytes() + extras.encode()).hexdigest()
+    client = ["-e", "clients/python"] if extras == "test" else []
+    setup_files = [ROOT / "setup.cfg", *([CLIENT / "pyproject.toml"] if client else [])]
+    content = b"".join(path.read_bytes() for path in setup_files) + extras.encode()
+    digest = hashlib.sha256(content).hexdigest()
     stamp = VENV / f".installed-{extras or 'base'}"
     if stamp.exists() and stamp.read_text() == digest:
         return
     print("Installing the project and its dependencies (a minute or two) ...", flush=True)
     target = f".[{extras}]" if extras else "."
-    for command in (["--upgrade", "pip"], ["-e", target]):
+    for command in (["--upgrade", "pip"], ["-e", target, *client]):
         done = subprocess.run(
             [str(PYTHON), "-m", "pip", "install", "--quiet", *command],
             cwd=ROOT,
