@@ -85,10 +85,15 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from backend.routes import API_BLUEPRINTS, docs, health
-    from backend.routes.blueprint import UUIDConverter
+    from backend.routes.blueprint import ExperimentIdConverter, UUIDConverter
 
     app.url_map.converters["uuid"] = UUIDConverter
     api.register_converter(UUIDConverter, lambda converter: {"type": "string", "format": "uuid"})
+    app.url_map.converters["experiment"] = ExperimentIdConverter
+    api.register_converter(
+        ExperimentIdConverter,
+        lambda converter: {"type": "string", "minLength": 1, "maxLength": converter.max_length},
+    )
 
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -11,7 +11,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
-from backend import bulk_commands
+from backend.artifact_stores.commands import artifacts_cli
+from backend.bulk import commands as bulk_commands
 from backend.errors import first_line
 from backend.extensions import db
 from backend.notifications.cli import notifications_cli
@@ -23,6 +24,7 @@ def register(app: Flask) -> None:
     """Attach the CLI commands to the app."""
     app.cli.add_command(db_wait)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(artifacts_cli)
     bulk_commands.register(app)
     if click.get_current_context(silent=True) is not None:
         lift_statement_timeout(app)

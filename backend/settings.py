@@ -85,6 +85,10 @@ def load() -> dict[str, Any]:
         # Catalogue answers (sites, flavors, benchmarks, tags) each worker keeps, valid while
         # the catalogue is unchanged (backend.response_cache); 0 turns the cache off.
         "CATALOGUE_CACHE_ENTRIES": env.int("CATALOGUE_CACHE_ENTRIES", 1024),
+        # On PostgreSQL, learn catalogue changes by LISTEN/NOTIFY (one extra connection per
+        # worker) instead of reading the catalogue version on every cached request. Turn it
+        # off behind PgBouncer in transaction mode, which does not deliver notifications.
+        "CATALOGUE_LISTEN": env.bool("CATALOGUE_LISTEN", True),
         # Folder of the Alembic migrations; the container image keeps them in /app/migrations.
         "MIGRATIONS_DIR": env.str("MIGRATIONS_DIR", str(_CHECKOUT / "migrations")),
         # Comma-separated OIDC issuer URLs whose tokens are accepted.
@@ -122,6 +126,13 @@ def load() -> dict[str, Any]:
         "IMAGE_REGISTRIES": _list(env, "IMAGE_REGISTRIES") or list(PUBLIC_REGISTRIES),
         # Largest accepted request body in bytes (413 beyond). Default 1 MiB.
         "MAX_CONTENT_LENGTH": env.int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        # Largest body in bytes of POST /latencies and POST /experiments/{id}/loadgen (413
+        # beyond; MAX_CONTENT_LENGTH does not apply to them). Default 384 MiB: 10,000,000
+        # latencies written as the longest doubles (~24 characters and a comma) fit.
+        "LATENCIES_MAX_BODY_SIZE": env.int("LATENCIES_MAX_BODY_SIZE", 384 * 1024 * 1024),
+        # Most latencies one job may hold (413 beyond). A 10,000,000-sample POST peaked at
+        # 1.27 GB of worker memory while parsed; see docs/experiments.md.
+        "LATENCIES_MAX_SAMPLES": env.int("LATENCIES_MAX_SAMPLES", 10_000_000),
         # Log level of the application's loggers.
         "LOG_LEVEL": env.str("LOG_LEVEL", "INFO"),
         # "json" (default): one JSON object per log line, with the request id; "text" for
@@ -165,6 +176,25 @@ def load() -> dict[str, Any]:
         "NOTIFICATIONS_RETRY_MAX_SECONDS": env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", 3600.0),
         # Attempts after which a message is given up (kept in the outbox with its error).
         "NOTIFICATIONS_MAX_ATTEMPTS": env.int("NOTIFICATIONS_MAX_ATTEMPTS", 72),
+        # Where artifact bytes are stored (docs/artifacts.md): file:///path (default:
+        # <instance folder>/artifacts, blobs named by their sha256) or s3://bucket/prefix.
+        "ARTIFACT_STORE": env.str("ARTIFACT_STORE", ""),
+        # For s3:// stores: the endpoint of an S3-compatible server (Ceph RGW, MinIO; empty
+        # for AWS), its region and credentials (empty: boto3's own AWS_* variables and
+        # files), and the multipart part size in bytes (the memory one upload holds).
+        "ARTIFACT_S3_ENDPOINT_URL": env.str("ARTIFACT_S3_ENDPOINT_URL", ""),
+        "ARTIFACT_S3_REGION": env.str("ARTIFACT_S3_REGION", ""),
+        "ARTIFACT_S3_ACCESS_KEY_ID": env.str("ARTIFACT_S3_ACCESS_KEY_ID", ""),
+        "ARTIFACT_S3_SECRET_ACCESS_KEY": _secret(env, "ARTIFACT_S3_SECRET_ACCESS_KEY"),
+        "ARTIFACT_S3_PART_SIZE": env.int("ARTIFACT_S3_PART_SIZE", 8 * 1024 * 1024),
+        # Largest artifact in bytes (413 beyond; the 1 MiB MAX_CONTENT_LENGTH of the JSON
+        # routes does not apply to uploads). Default 10 GiB.
+        "ARTIFACTS_MAX_SIZE": env.int("ARTIFACTS_MAX_SIZE", 10 * 1024**3),
+        # Bytes of artifacts (ready and pending) one user may keep; 413 beyond. Default 100 GiB.
+        "ARTIFACTS_USER_QUOTA": env.int("ARTIFACTS_USER_QUOTA", 100 * 1024**3),
+        # Seconds an upload URL (POST /artifacts:upload-url) stays valid; a pending artifact
+        # whose bytes have not arrived by then is removed.
+        "ARTIFACT_UPLOAD_URL_SECONDS": env.int("ARTIFACT_UPLOAD_URL_SECONDS", 3600),
     }
     return settings
 
@@ -206,9 +236,22 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     if str(config.get("LOG_FORMAT", "json")).lower() not in {"json", "text"}:
         raise SettingsError(f"LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}.")
     finalize_mail(config)
+    finalize_artifact_store(config, instance_path)
     config["TRUSTED_OP_LIST"] = [iss.rstrip("/") for iss in config["TRUSTED_OP_LIST"]]
     if config["OIDC_MAX_CONCURRENT_REQUESTS"] < 1:
         raise SettingsError("OIDC_MAX_CONCURRENT_REQUESTS must be at least 1.")
+
+
+def finalize_artifact_store(config: dict[str, Any], instance_path: str) -> None:
+    """Default ARTIFACT_STORE to ``<instance>/artifacts``; refuse one that cannot be opened."""
+    from backend.artifact_stores import check_url
+
+    if not config.get("ARTIFACT_STORE"):
+        config["ARTIFACT_STORE"] = f"file://{Path(instance_path).resolve() / 'artifacts'}"
+    try:
+        check_url(config["ARTIFACT_STORE"])
+    except ValueError as error:
+        raise SettingsError(f"ARTIFACT_STORE={config['ARTIFACT_STORE']}: {error}.") from None
 
 
 def finalize_mail(config: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ Times and ids come from callables (LazyFunction), never values computed at impor
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,19 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from backend.extensions import db
-from backend.models import Benchmark, Claim, Flavor, ItemStatus, Result, Site, Tag, User
+from backend.models import (
+    Artifact,
+    ArtifactKind,
+    Benchmark,
+    Claim,
+    Experiment,
+    Flavor,
+    ItemStatus,
+    Result,
+    Site,
+    Tag,
+    User,
+)
 
 DEFAULT_ISSUER = "https://issuer.example.org"
 
@@ -94,6 +107,16 @@ class ResultFactory(BaseFactory):
                 db.session.commit()
 
 
+class ExperimentFactory(BaseFactory):
+    """An experiment without jobs (post latencies through the API: they need statistics)."""
+
+    class Meta:
+        model = Experiment
+
+    experiment_id = factory.Sequence(lambda n: f"experiment-{n}")
+    uploader = factory.SubFactory(UserFactory)
+
+
 class ClaimFactory(BaseFactory):
     """A claim on a result; like a claim made through the API, it hides the result."""
 
@@ -110,3 +133,19 @@ class ClaimFactory(BaseFactory):
         self.resource.hidden = True
         if create:
             db.session.commit()
+
+
+class ArtifactFactory(BaseFactory):
+    """An artifact's row; its bytes are not in any store (upload through the API for that)."""
+
+    class Meta:
+        model = Artifact
+
+    kind = ArtifactKind.data
+    name = factory.Sequence(lambda n: f"artifact-{n}.bin")
+    description = "An artifact"
+    properties = factory.LazyFunction(dict)
+    size = 3
+    sha256 = factory.LazyFunction(lambda: hashlib.sha256(uuid.uuid4().bytes).hexdigest())
+    blob_key = factory.LazyAttribute(lambda artifact: artifact.sha256)
+    uploader = factory.SubFactory(UserFactory)

@@ -43,9 +43,10 @@ def issuer(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_settings(database_url, issuer):
+def app_settings(database_url, issuer, tmp_path_factory):
     """The overrides every test app gets; tests needing other settings extend a copy."""
     return {
+        "ARTIFACT_STORE": f"file://{tmp_path_factory.mktemp('artifacts')}",
         "APP_ENV": "testing",
         "TESTING": True,
         "SECRET_KEY": "test-secret",

@@ -1,6 +1,19 @@
 """One blueprint per resource; a request to /<resource>... is handled in routes/<resource>.py."""
 
-from backend.routes import benchmarks, flavors, reports, results, sites, tags, users
+from backend.routes import (
+    artifacts,
+    benchmarks,
+    config,
+    experiments,
+    flavors,
+    jobs,
+    reports,
+    results,
+    sites,
+    storage,
+    tags,
+    users,
+)
 
 API_BLUEPRINTS = [
     benchmarks.blp,
@@ -10,4 +23,9 @@ API_BLUEPRINTS = [
     users.blp,
     reports.blp,
     results.blp,
+    artifacts.blp,
+    storage.blp,
+    experiments.blp,
+    jobs.blp,
+    config.blp,
 ]

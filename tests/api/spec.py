@@ -34,7 +34,11 @@ def path_parameters(operation: dict[str, Any]) -> list[str]:
 
 
 def with_random_ids(path: str, operation: dict[str, Any]) -> str:
-    """The path with a random UUID in every path parameter."""
-    for name in path_parameters(operation):
-        path = path.replace("{" + name + "}", str(uuid.uuid4()))
+    """The path with a random UUID in every path parameter (the first of its values for a
+    parameter that takes a fixed set, such as /storage/{resource})."""
+    for parameter in operation["parameters"]:
+        if parameter["in"] == "path":
+            choices = parameter.get("schema", {}).get("enum")
+            value = choices[0] if choices else str(uuid.uuid4())
+            path = path.replace("{" + parameter["name"] + "}", value)
     return path

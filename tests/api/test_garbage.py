@@ -153,7 +153,11 @@ def spec(client):
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
     # No shrinking: with every operation in each example it takes minutes, and the
     # failure message already shows the exact request.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
