@@ -71,6 +71,9 @@ def ping_after_idle(engine: Engine, seconds: float) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("SELECT 1")
+            # Hand the connection out as found: psycopg2 opened a transaction for the ping,
+            # and a view switching to autocommit (single_statement_reads) needs none open.
+            dbapi_connection.rollback()
         except Exception as error:
             # The pool throws this connection away and checks out a new one.
             raise exc.DisconnectionError(f"idle connection is gone: {error}") from error
