@@ -4,7 +4,8 @@
 Each source is a small reader over one shared writer:
 
 - ``jsonl``: the JSON Lines source of ``flask import`` (``import_records``); records refer
-  to each other by name, catalogue items through ``catalogue``.
+  to each other by name, catalogue items through ``catalogue``, experiments (``experiment``,
+  ``config``, ``qps`` and ``latencies`` records) through ``experiments``.
 - ``v1_source``: the source of ``flask import-v1`` (``import_v1``): a v1.2.x PostgreSQL
   database, read in one read-only snapshot, ids kept.
 - ``writer``: the batched, ordered writer every source hands its rows to (``COPY`` in
@@ -14,7 +15,7 @@ Each source is a small reader over one shared writer:
 - ``export``: ``export_records``, the database as JSON Lines records.
 - ``progress`` and ``commands``: the terminal side (progress bar or log lines, exit codes).
 
-Adding a record kind (for example ``experiment``): add its name to
+Adding a record kind (as ``experiments`` did for issue 13): add its name to
 ``report.RECORD_TYPES`` (which is also the export order and the summary's order; a kind
 may only refer to kinds before it), give ``jsonl.Importer`` a method of the same name
 taking ``(line number, record)`` (the handler table is built from ``RECORD_TYPES``; raise

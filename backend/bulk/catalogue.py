@@ -99,6 +99,13 @@ class CatalogueRecords:
             raise BadRecord(f"no tag named {name!r}; add a tag record before this line")
         return found
 
+    def tag_ids(self, record: dict[str, Any]) -> list[uuid.UUID]:
+        """The ids of the record's ``tags`` (names; none if absent), each once."""
+        names = record.get("tags", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BadRecord("tags must be a list of tag names")
+        return [self.tag_id(name) for name in dict.fromkeys(names)]
+
     def uploader_id(self, record: dict[str, Any]) -> uuid.UUID | None:
         """The record's ``uploader`` ({sub, iss}; null for none), else the default one."""
         if "uploader" in record:

@@ -1,8 +1,9 @@
 """``flask export``: the database's content as import records (the JSON Lines format).
 
 Catalogue first (users, tags, sites, flavors, benchmarks, each sorted by name), then
-results by execution time, all from one snapshot; results stream through a server-side
-cursor in chunks of ``EXPORT_CHUNK``, so memory stays constant.
+results by execution time, then experiments with their configurations, QPS and latencies,
+all from one snapshot; results stream through a server-side cursor in chunks of
+``EXPORT_CHUNK``, and latencies one job at a time, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
+import numpy as np
 from sqlalchemy import Connection, select, union
 
 from backend.bulk.catalogue import benchmark_id_by_name, split_benchmark
@@ -21,7 +23,20 @@ from backend.dialects import snapshot_read_options
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.json_provider import dumps
-from backend.models import Benchmark, Flavor, Result, Site, Tag, User, results_tags
+from backend.models import (
+    Benchmark,
+    Experiment,
+    ExperimentConfig,
+    Flavor,
+    Job,
+    LatencyChunk,
+    Result,
+    Site,
+    Tag,
+    User,
+    results_tags,
+)
+from backend.models.experiment import experiments_tags
 
 EXPORT_CHUNK = 1000
 
@@ -62,6 +77,7 @@ class Exporter:
         self.tag_names: dict[uuid.UUID, str] = {}
         self.flavor_refs: dict[uuid.UUID, tuple[str, str]] = {}
         self.benchmark_names: dict[uuid.UUID, str] = {}
+        self.site_names: dict[uuid.UUID, str] = {}
 
     def records(self) -> Iterator[dict[str, Any]]:
         results = [Result.hidden.is_(False)]
@@ -105,6 +121,8 @@ class Exporter:
         yield from self.flavors(flavors)
         yield from self.benchmarks(benchmarks)
         yield from self.results(results)
+        if not filtered:
+            yield from self.experiments()
 
     def uploader(self, uploader_id: uuid.UUID | None) -> dict[str, str] | None:
         return None if uploader_id is None else self.user_refs[uploader_id]
@@ -123,9 +141,10 @@ class Exporter:
 
     def sites(self, where: list) -> Iterator[dict[str, Any]]:
         stmt = select(
-            Site.name, Site.address, Site.description, Site.status, Site.uploader_id
+            Site.id, Site.name, Site.address, Site.description, Site.status, Site.uploader_id
         ).where(*where)
         for row in self.connection.execute(stmt.order_by(Site.name)):
+            self.site_names[row.id] = row.name
             yield {
                 "type": "site",
                 "name": row.name,
@@ -221,6 +240,79 @@ class Exporter:
                     "uploader": self.uploader(row.uploader_id),
                     "json": row.json,
                 }
+
+    def experiments(self) -> Iterator[dict[str, Any]]:
+        """Experiments by ``experiment_id`` (with their jobs' selectors in posted order),
+        then their configurations, then each job's QPS and latencies records, one job's
+        samples in memory at a time."""
+        jobs = self.connection.execute(
+            select(
+                Experiment.experiment_id,
+                Job.id,
+                Job.selector,
+                Job.qps,
+                Job.sample_count,
+                Job.settings,
+            )
+            .join(Experiment, Experiment.id == Job.experiment_pk)
+            .order_by(Experiment.experiment_id, Job.id)
+        ).all()
+        selectors = defaultdict(list)
+        for job in jobs:
+            selectors[job.experiment_id].append(job.selector)
+        tags = defaultdict(list)
+        for pk, tag_id in self.connection.execute(select(experiments_tags)):
+            tags[pk].append(self.tag_names[tag_id])
+        stmt = select(*Experiment.__table__.c).order_by(Experiment.experiment_id)
+        for row in self.connection.execute(stmt):
+            flavor = self.flavor_refs[row.flavor_id][1] if row.flavor_id else None
+            yield {
+                "type": "experiment",
+                "experiment_id": row.experiment_id,
+                "benchmark": self.benchmark_names.get(row.benchmark_id),
+                "site": self.site_names.get(row.site_id),
+                "flavor": flavor,
+                "tags": sorted(tags[row.id]),
+                "jobs": selectors[row.experiment_id],
+                "uploader": self.uploader(row.uploader_id),
+            }
+        configs = (
+            select(Experiment.experiment_id, ExperimentConfig.document)
+            .join(ExperimentConfig, ExperimentConfig.experiment_pk == Experiment.id)
+            .order_by(Experiment.experiment_id)
+        )
+        for row in self.connection.execute(configs):
+            yield {"type": "config", "experiment_id": row.experiment_id, "document": row.document}
+        for job in jobs:
+            if job.qps is not None:
+                yield {
+                    "type": "qps",
+                    "experiment_id": job.experiment_id,
+                    "selector": job.selector,
+                    "qps": job.qps,
+                }
+        for job in jobs:
+            if job.sample_count is not None:
+                yield self.latencies(job)
+
+    def latencies(self, job: Any) -> dict[str, Any]:
+        """One job's latencies record: its samples in posted order, read chunk by chunk."""
+        chunks = self.connection.execute(
+            select(LatencyChunk.samples)
+            .where(LatencyChunk.job_id == job.id)
+            .order_by(LatencyChunk.seq),
+            execution_options={"yield_per": 2},
+        ).scalars()
+        samples = np.concatenate([np.frombuffer(data, dtype="<f8") for data in chunks])
+        record = {
+            "type": "latencies",
+            "experiment_id": job.experiment_id,
+            "selector": job.selector,
+            "latencies": samples.tolist(),
+        }
+        if job.settings is not None:
+            record["settings"] = job.settings
+        return record
 
 
 def _split_benchmark_or_404(reference: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ import marshmallow as ma
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend.bulk.catalogue import CatalogueRecords
+from backend.bulk.experiments import ExperimentRecords, loads_line
 from backend.bulk.report import (
     RECORD_TYPES,
     BadRecord,
@@ -31,7 +31,7 @@ from backend.bulk.writer import ResultWriter, WriteFailed, time_ordered_uuid
 from backend.dialects import concurrent_writers
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.json_provider import loads_request, may_hold_unstorable_text, unstorable_text
+from backend.json_provider import may_hold_unstorable_text, unstorable_text
 from backend.models import Benchmark, Flavor, Result, results_tags
 from backend.models.benchmark import canonical_json
 from backend.models.types import utc_now
@@ -84,7 +84,7 @@ def import_records(
                 report.lines += 1
                 importer.batch_lines.append(number)
                 try:
-                    record = loads_request(line)
+                    record = loads_line(line)
                     if not isinstance(record, dict):
                         raise BadRecord("not a JSON object")
                     # Text neither database stores comes only from a few spellings.
@@ -125,9 +125,10 @@ def import_records(
     return report
 
 
-class Importer(CatalogueRecords):
-    """The state of one JSON Lines import: the catalogue maps (``CatalogueRecords``) and
-    the current batch (its line numbers and result rows)."""
+class Importer(ExperimentRecords):
+    """The state of one JSON Lines import: the catalogue maps (``CatalogueRecords``), the
+    experiments (``ExperimentRecords``) and the current batch (its line numbers and result
+    rows)."""
 
     def __init__(
         self,
@@ -161,6 +162,7 @@ class Importer(CatalogueRecords):
     def end_batch(self) -> None:
         """Commit the batch's catalogue items, then hand its results to the writer (the
         results refer to those items, so they must be committed first)."""
+        self.complete_experiment_stats()
         db.session.commit()
         self.report.created.update(self.batch_created)
         self.batch_created.clear()
@@ -236,10 +238,7 @@ class Importer(CatalogueRecords):
             raise BadRecord(f"execution_datetime: {validation_message(error)}") from None
         benchmark_id = self.benchmark_id(record["benchmark"])
         flavor_id = self.flavor_id(record["site"], record["flavor"])
-        tag_names = record.get("tags", [])
-        if not isinstance(tag_names, list) or not all(isinstance(n, str) for n in tag_names):
-            raise BadRecord("tags must be a list of tag names")
-        tag_ids = [self.tag_id(name) for name in dict.fromkeys(tag_names)]
+        tag_ids = self.tag_ids(record)
         uploader_id = self.uploader_id(record)
         document = record["json"]
         Result.check_upload(

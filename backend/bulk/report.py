@@ -15,7 +15,18 @@ import marshmallow as ma
 
 #: The record kinds, in the order an export writes them (each refers only to earlier ones)
 #: and a summary counts them. A new kind goes here too (see the package docstring).
-RECORD_TYPES = ("user", "tag", "site", "flavor", "benchmark", "result")
+RECORD_TYPES = (
+    "user",
+    "tag",
+    "site",
+    "flavor",
+    "benchmark",
+    "result",
+    "experiment",
+    "config",
+    "qps",
+    "latencies",
+)
 #: How many errors and warnings a report keeps; the counts stay exact beyond.
 KEPT_MESSAGES = 1000
 
@@ -105,10 +116,12 @@ def count_phrase(counts: Counter[str]) -> str:
     """``3 sites, 1 benchmark`` in record-type order (other kinds after); ``none`` if empty."""
     kinds = [kind for kind in RECORD_TYPES if counts[kind]]
     kinds += [kind for kind in counts if kind not in RECORD_TYPES and counts[kind]]
-    return (
-        ", ".join(f"{counts[kind]} {kind}{'' if counts[kind] == 1 else 's'}" for kind in kinds)
-        or "none"
-    )
+    return ", ".join(f"{counts[kind]} {_plural(kind, counts[kind])}" for kind in kinds) or "none"
+
+
+def _plural(kind: str, count: int) -> str:
+    """``sites``; ``qps`` and ``latencies`` (a job's list) stay as they are."""
+    return kind if count == 1 or kind in {"qps", "latencies"} else f"{kind}s"
 
 
 def first_line(error: Exception) -> str:

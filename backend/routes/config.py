@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from backend.errors import NotFound, SchemaViolation
-from backend.json_limits import RESULT_MAX_DEPTH, deeper_than
-from backend.models import Experiment, ExperimentConfig
+from backend.errors import NotFound
+from backend.experiment_jobs import store_config
+from backend.models import Experiment
 from backend.routes.blueprint import Blueprint
 from backend.routes.experiment_access import also_with_trailing_slash, experiment_for_writing
 from backend.schemas.experiments import ConfigDocument, ConfigStored
@@ -25,16 +25,8 @@ blp = Blueprint("config", __name__, description="Experiments: configuration docu
 @blp.response(201, ConfigStored)
 def post_config(document, experiment_id: str):
     """Store an experiment's configuration (replaces the one it had; makes the experiment)"""
-    if deeper_than(document, RESULT_MAX_DEPTH):
-        raise SchemaViolation(
-            f"The configuration is nested more than {RESULT_MAX_DEPTH} levels deep; at most "
-            f"{RESULT_MAX_DEPTH} levels of objects and arrays are accepted."
-        )
     experiment = experiment_for_writing(experiment_id)
-    if experiment.config is None:
-        experiment.config = ExperimentConfig(document=document)
-    else:
-        experiment.config.document = document
+    store_config(experiment, document)
     commit()
     return {"experiment_id": experiment_id, "config_id": experiment.config_id}
 
