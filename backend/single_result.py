@@ -5,8 +5,9 @@ PostgreSQL plan that join on every request (about 0.45 ms warm, 1.6 ms on a new
 connection) for 0.1 ms of execution, inside a transaction (BEGIN and ROLLBACK: two more
 round trips). Once a worker has shown a result, it knows the result's benchmark, site and
 flavor and keeps them dumped in the catalogue cache (``backend.response_cache``, valid
-while the catalogue is unchanged); the next time one statement reads the result and its
-tags alone (a three-table plan, about 0.1 ms) outside any transaction
+while the catalogue is unchanged, under the keys pages of results use too:
+``backend.result_finding.items.dumped_catalogue``); the next time one statement reads
+the result and its tags alone (a three-table plan, about 0.1 ms) outside any transaction
 (``backend.single_statement_reads``), and the catalogue items come from the cache if the
 result still names the same ones. The first time, or when the cache does not hold them,
 the five-table statement reads everything at once, so a request never costs more than
@@ -27,7 +28,7 @@ from sqlalchemy.engine import Row
 from backend.extensions import db
 from backend.models import Benchmark, Flavor, Result, Site, Tag, results_tags
 from backend.response_cache import CatalogueState, catalogue_state
-from backend.result_finding.items import ITEM_COLUMNS, iso, plain_dumper
+from backend.result_finding.items import ITEM_COLUMNS, catalogue_key, iso, plain_dumper
 from backend.schemas.benchmarks import Benchmark as BenchmarkSchema
 from backend.schemas.sites import Flavor as FlavorSchema
 from backend.schemas.sites import Site as SiteSchema
@@ -114,7 +115,7 @@ def _with_cached_catalogue(
     if ids is None:
         return None, {}
     catalogue = {
-        name: state.recall(f"{name}:{item_id}")
+        name: state.recall(catalogue_key(name, item_id))
         for name, item_id in zip(_CATALOGUE, ids, strict=True)
     }
     if any(item is None for item in catalogue.values()):
@@ -128,5 +129,5 @@ def _with_cached_catalogue(
 def _remember(state: CatalogueState, row: Row, catalogue: dict[str, dict]) -> None:
     ids = _catalogue_ids(row)
     for (name, item), item_id in zip(catalogue.items(), ids, strict=True):
-        state.remember(f"{name}:{item_id}", item)
+        state.remember(catalogue_key(name, item_id), item)
     state.remember(f"result:{row.id}", ids)

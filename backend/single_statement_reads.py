@@ -40,5 +40,7 @@ def read_in_one_statement() -> None:
 
 @event.listens_for(Pool, "checkin")
 def _switch_back(dbapi_connection: Any, connection_record: Any) -> None:
+    if dbapi_connection is None:  # invalidated (the server went away): nothing to switch
+        return
     if connection_record is not None and connection_record.info.pop(_SWITCHED, False):
         dbapi_connection.autocommit = False

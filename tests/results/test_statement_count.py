@@ -1,11 +1,13 @@
 """A page of 100 results with nested benchmark, site, flavor and tags costs a small,
 constant number of SQL statements: never one (or more) per item."""
 
+import uuid
+
 import pytest
 from sqlalchemy import event
 
 from backend.extensions import db
-from backend.models import Flavor, Result
+from backend.models import Benchmark, Flavor, Result
 from factories import BenchmarkFactory, FlavorFactory, ResultFactory, SiteFactory, TagFactory
 
 
@@ -48,6 +50,33 @@ def test_a_page_costs_a_constant_number_of_statements(client, counter, count):
     )
     # count + page + benchmarks + sites + flavors + tags
     assert len(counter.statements) <= 6, counter.statements
+
+
+def test_a_later_page_takes_its_catalogue_items_from_the_cache(client, counter):
+    """Benchmarks, sites and flavors a worker has shown are kept dumped while the
+    catalogue is unchanged: a page then costs its total, its rows and its tags."""
+    make_results(20)
+    query = {"per_page": 10, "sort_by": "-json.n"}
+    first = client.get("/results", query_string=query)
+    db.session.remove()
+    counter.statements.clear()
+    again = client.get("/results", query_string=query)
+    assert again.status_code == 200
+    assert again.json == first.json
+    # count + page + tags (was 6 before the catalogue cache served them)
+    assert len(counter.statements) <= 3, counter.statements
+
+
+def test_a_catalogue_change_is_seen_by_the_next_page(client):
+    make_results(2)
+    first = client.get("/results").json["items"][0]["benchmark"]
+    benchmark = db.session.get(Benchmark, uuid.UUID(first["id"]))
+    benchmark.description = "changed after the first page"
+    db.session.commit()
+    again = client.get("/results").json["items"]
+    assert {
+        item["benchmark"]["description"] for item in again if item["benchmark"]["id"] == first["id"]
+    } == {"changed after the first page"}
 
 
 @pytest.mark.parametrize(
