@@ -42,7 +42,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, lazyload, mapped_column, relationship
 
 from backend.dialects import JsonDocument
 from backend.errors import Conflict, NotFound
@@ -125,7 +125,10 @@ class Experiment(HasTags, HasUploader, db.Model):
         """The experiment named ``experiment_id``; made for ``uploader`` if it does not exist
         (as in the seed, an experiment comes into being with its first write). Of two
         requests creating the same one at once, the second uses the first's."""
-        experiment = db.session.scalar(select(cls).where(cls.experiment_id == experiment_id))
+        # Its tags are loaded only if used: a write to the experiment never does (a query
+        # less for ``POST /qps``).
+        statement = select(cls).where(cls.experiment_id == experiment_id)
+        experiment = db.session.scalar(statement.options(lazyload(cls.tags)))
         if experiment is not None:
             return experiment
         try:
@@ -139,14 +142,14 @@ class Experiment(HasTags, HasUploader, db.Model):
     def job(self, selector: str) -> Job:
         """The job ``selector`` of this experiment, made if new. Call with the experiment
         locked (``unit_of_work.lock``): job writes of one experiment then come one at a
-        time, so each sees the jobs the previous one wrote."""
+        time, so each sees the jobs the previous one wrote. A new job is inserted at the
+        next flush, with what was recorded in it by then (its QPS in one INSERT)."""
         job = db.session.scalar(
             select(Job).where(Job.experiment_pk == self.id, Job.selector == selector)
         )
         if job is None:
             job = Job(experiment=self, selector=selector)
             db.session.add(job)
-            db.session.flush()
         return job
 
     def job_or_404(self, selector: str) -> Job:
@@ -260,6 +263,8 @@ class Job(db.Model):
                 f"The job {self.name} already has {self.sample_count:,} latencies; they are "
                 "kept. Delete the experiment to write them again."
             )
+        if self.id is None:
+            db.session.flush()  # a new job: its id is the chunks' key
         packed = samples.astype("<f8", copy=False)
         for seq, start in enumerate(range(0, packed.size, CHUNK_SAMPLES)):
             # A row per statement: one multi-row INSERT of a million samples held the
