@@ -217,7 +217,12 @@ def post_body(port: int, path: str, body: bytes) -> tuple[int, dict]:
     "path", ["/api/v1/latencies", "/api/v1/experiments/e1/loadgen", "/api/v1/artifacts"]
 )
 def test_latency_lists_and_artifacts_pass_nginx_past_its_general_cap(stack, path):
-    """3 MiB reach the service (which asks for a token) where other routes stop at 2 MiB."""
+    """3 MiB pass nginx to the service where other routes stop at 2 MiB (nginx's 413).
+
+    Without a token the service answers 401 before reading the body and gunicorn closes
+    the connection; nginx, still sending the body, then sometimes reports 502 instead of
+    passing the 401 on (seen in CI). Either way the body got past nginx's cap."""
     status, body = post_body(stack.nginx.port, path, b" " * (3 * 1024 * 1024))
 
-    assert (status, body["code"]) == (401, 401), body
+    assert status in (401, 502), body
+    assert body["code"] == status
