@@ -23,7 +23,10 @@ from sqlalchemy import (
     Connection,
     Dialect,
     Numeric,
+    Select,
     Table,
+    Text,
+    TypeDecorator,
     and_,
     case,
     cast,
@@ -33,7 +36,7 @@ from sqlalchemy import (
     null,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH, aggregate_order_by
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -123,6 +126,30 @@ def snapshot_read_options(dialect: str) -> dict[str, str]:
     """Connection options under which a long read (an export) sees one consistent
     snapshot: REPEATABLE READ on PostgreSQL. SQLite, a development database, reads as is."""
     return {"isolation_level": "REPEATABLE READ"} if dialect == "postgresql" else {}
+
+
+def sorted_list(column: ColumnElement, values: Select, dialect: str) -> ColumnElement:
+    """The sorted values of ``column`` that a correlated select gives, as one list value
+    per row (None where there are none): a row's tags read with the row, instead of
+    another round trip per batch of rows (an export's tags cost 4 µs a row that way).
+    An array on PostgreSQL; elsewhere JSON text, parsed and sorted as the row is read
+    (SQLite's aggregates take no ORDER BY; its default collation orders as Python)."""
+    if dialect == "postgresql":
+        aggregate = func.array_agg(aggregate_order_by(column, column))
+        return values.with_only_columns(aggregate).scalar_subquery()
+    return type_coerce(
+        values.with_only_columns(func.json_group_array(column)).scalar_subquery(), _SortedList()
+    )
+
+
+class _SortedList(TypeDecorator):
+    """A JSON array of text, read as a sorted list."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list | None:
+        return None if value is None else sorted(json.loads(value))
 
 
 def concurrent_writers(dialect: str) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Table
 
 from backend.bulk.report import ImportReport, first_line
 from backend.dialects import prepare_bulk_insert
+from backend.result_finding.flatten import document_shape
 
 
 @dataclass
@@ -97,6 +98,10 @@ class ResultWriter:
         formatted here, in the caller's thread, so a writer thread holds Python's lock
         only briefly."""
         dialect = self.engine.dialect
+        for table, rows in tables:
+            if table.name == "results":
+                for row in rows:
+                    row.setdefault("json_shape", document_shape(row["json"]))
         self.write(
             ResultBatch(
                 first_line,

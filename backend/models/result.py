@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Uuid, text
+from sqlalchemy import ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, joinedload, lazyload, mapped_column, relationship
 
 from backend.dialects import JsonDocument
@@ -20,6 +20,7 @@ from backend.models.tags import HasTags, Tag
 from backend.models.types import UTCDateTime
 from backend.models.uploader import HasUploader
 from backend.models.user import User
+from backend.result_finding.flatten import document_shape
 
 
 class Result(HasClaims, HasTags, HasUploader, PkModel):
@@ -65,7 +66,13 @@ class Result(HasClaims, HasTags, HasUploader, PkModel):
     site: Mapped[Site] = relationship(lazy="joined", innerjoin=True)
     flavor: Mapped[Flavor] = relationship(lazy="joined", innerjoin=True)
 
+    #: ``document_shape`` of the document, so that exports need not read every document to
+    #: know their columns; None for results stored before it was kept (migration 0010).
+    json_shape: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
     def __init__(self, *, flavor: Flavor, **properties: Any) -> None:
+        if "json" in properties:
+            properties.setdefault("json_shape", document_shape(properties["json"]))
         super().__init__(flavor=flavor, site=flavor.site, **properties)
 
     @classmethod

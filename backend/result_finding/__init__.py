@@ -6,6 +6,7 @@ aggregate out. One home below the routes for every result route's planning:
 - ``indexed``: PostgreSQL's exact shortcuts through the index tables beside the results;
 - ``items``: a page's rows written out without ORM objects;
 - ``streams``: every selected row, read in batches, for exports;
+- ``flatten``: many JSON paths of many documents read fast, and documents' shapes;
 - ``aggregates``: statistics of a JSON number per group.
 
 Routes call the functions these modules export and keep HTTP concerns only.

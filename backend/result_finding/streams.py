@@ -23,19 +23,25 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, Text, cast, select
+from sqlalchemy import Connection, Select, Text, cast, func, select
 
-from backend.dialects import snapshot_read_options
+from backend.dialects import snapshot_read_options, sorted_list
 from backend.extensions import db
 from backend.lru_cache import LruCache
 from backend.models import Benchmark, Flavor, Result, Site, Tag, results_tags
+from backend.result_finding.flatten import (
+    KINDS,
+    Converter,
+    Inline,
+    LeafKinds,
+    row_reader,
+    value_reader,
+)
 from backend.result_finding.indexed import arguments_key, result_versions
 from backend.result_finding.selection import selected_results, sort_results
 from backend.schemas.results import EXPORT_COLUMNS
@@ -61,45 +67,56 @@ def batches(connection: Connection, stmt: Select) -> Iterator[Sequence[Any]]:
     yield from result.partitions(BATCH)
 
 
-def leaves(document: Any, prefix: str = "json") -> list[tuple[str, Any]]:
-    """(``json.<path>``, value) of each leaf of a document."""
-    found: list[tuple[str, Any]] = []
-    stack = [(prefix, document)]
-    while stack:
-        path, value = stack.pop()
-        if type(value) is dict and value:
-            stack.extend((f"{path}.{key}", item) for key, item in value.items())
-        else:
-            found.append((path, value))
-    return found
-
-
-#: The kind of each type of JSON value orjson gives.
-KINDS = {bool: "boolean", int: "integer", float: "number", str: "text", type(None): "null"}
-
-
-def kind_of(value: Any) -> str:
-    return KINDS.get(type(value), "json")
-
-
 def leaf_kinds(
     connection: Connection, stmt: Select, wanted: list[str] | None = None
 ) -> dict[str, set[str]]:
     """The first pass: each leaf path of the selected documents with the kinds of value
-    found there; or the kinds at the ``wanted`` paths (absent counts as null)."""
-    types: dict[str, set[type]] = defaultdict(set)
-    paths = [(path, path.split(".")[1:]) for path in wanted or []]
-    documents = stmt.with_only_columns(cast(Result.json, Text), maintain_column_froms=True)
-    for batch in batches(connection, documents.order_by(None)):
-        for (text,) in batch:
-            document = orjson.loads(text)
-            if wanted is None:
-                for path, value in leaves(document):
-                    types[path].add(type(value))
-            else:
-                for path, keys in paths:
-                    types[path].add(type(value_at(document, keys)))
+    found there; or the kinds at the ``wanted`` paths (absent counts as null). Read from
+    one document of each shape (``representative_documents``)."""
+    texts = representative_documents(connection, stmt)
+    if wanted is None:
+        found = LeafKinds()
+        for text in texts:
+            found.add(orjson.loads(text))
+        types = {"json." + ".".join(path): kinds for path, kinds in found.types.items()}
+    else:
+        read = value_reader([json_path(c) for c in wanted])
+        sets: list[set[type]] = [set() for _ in wanted]
+        for text in texts:
+            for kinds, value in zip(sets, read(orjson.loads(text)), strict=True):
+                kinds.add(type(value))
+        types = dict(zip(wanted, sets, strict=True))
     return {path: {KINDS.get(t, "json") for t in found} for path, found in types.items()}
+
+
+def representative_documents(connection: Connection, stmt: Select) -> Iterator[str]:
+    """The JSON text of one selected document of each ``json_shape``, and of every
+    selected document stored without one: all the first pass needs, since documents of
+    one shape have the same leaves with the same kinds (and so the same kind at any
+    path). One grouping statement over the selection, then the few documents by id."""
+    selection = stmt.order_by(None)
+    some_id = func.min(
+        cast(Result.id, Text) if connection.dialect.name == "postgresql" else Result.id
+    )
+    shapes = (
+        selection.with_only_columns(some_id, maintain_column_froms=True)
+        .where(Result.json_shape.is_not(None))
+        .group_by(Result.json_shape)
+    )
+    ids = [row[0] for row in connection.execute(shapes)]
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        documents = select(cast(Result.json, Text)).where(Result.id.in_(chunk))
+        yield from connection.execute(documents).scalars()
+    unshaped = selection.with_only_columns(
+        cast(Result.json, Text), maintain_column_froms=True
+    ).where(Result.json_shape.is_(None))
+    yield from (row[0] for batch in batches(connection, unshaped) for row in batch)
+
+
+def json_path(column: str) -> tuple[str, ...]:
+    """("a", "b") of the column ``json.a.b``."""
+    return tuple(column.split(".")[1:])
 
 
 #: ``leaf_kinds`` by (selection, wanted paths, result versions); PostgreSQL only.
@@ -124,14 +141,6 @@ def kept_leaf_kinds(
         kinds = leaf_kinds(connection, stmt, wanted)
         _kept_kinds.put(key, kinds)
     return kinds
-
-
-def value_at(document: Any, keys: Sequence[str]) -> Any:
-    for key in keys:
-        if not isinstance(document, dict):
-            return None
-        document = document.get(key)
-    return document
 
 
 class Export:
@@ -160,109 +169,216 @@ class Export:
         self.leaf_columns = columns is None
         self.names = catalogue_names(connection)
 
-    def rows(self) -> Iterator[list[list[Any]]]:
+    def rows(
+        self, converter: Callable[[str], Converter] | None = None
+    ) -> Iterator[list[list[Any]]]:
         """Batches of rows: plain values (text, numbers, booleans, None, lists of tag
-        names, datetimes, and JSON values as parsed)."""
+        names, datetimes, and JSON values as parsed), each passed through the
+        ``converter`` of its column if that gives one."""
+        text_id = ids_as_read(self.connection)
         needs_json = any(c.startswith("json.") for c in self.columns)
         stmt = self.stmt.with_only_columns(
-            Result.id,
-            Result.benchmark_id,
-            Result.site_id,
-            Result.flavor_id,
+            text_id(Result.id),
+            text_id(Result.benchmark_id),
+            text_id(Result.site_id),
+            text_id(Result.flavor_id),
             Result.execution_datetime,
             Result.upload_datetime,
             cast(Result.json, Text) if needs_json else Result.id,
+            sorted_list(Tag.name, self.tag_names(), self.connection.dialect.name)
+            if "tags" in self.columns
+            else Result.id,
             maintain_column_froms=True,
         )
-        getters = [self.getter(column) for column in self.columns]
-        needs_tags = "tags" in self.columns
-        for batch in batches(self.connection, stmt):
-            tags = self.tags_of([row[0] for row in batch]) if needs_tags else {}
-            out = []
-            for row in batch:
-                document = orjson.loads(row[6]) if needs_json else None
-                flat = dict(leaves(document)) if needs_json and self.leaf_columns else None
-                out.append([get(row, document, flat, tags) for get in getters])
-            yield out
-
-    def getter(self, column: str) -> Callable[..., Any]:
-        """The value of ``column`` from (row, document, its leaves by path, tags)."""
-        names = self.names
-        if column.startswith("json."):
-            if self.leaf_columns:
-                return lambda row, document, flat, tags: flat.get(column)
-            keys = column.split(".")[1:]
-            return lambda row, document, flat, tags: value_at(document, keys)
-        plain = {
-            "id": lambda row, document, flat, tags: str(row[0]),
-            "benchmark": lambda row, document, flat, tags: names[row[1]],
-            "site": lambda row, document, flat, tags: names[row[2]],
-            "flavor": lambda row, document, flat, tags: names[row[3]],
-            "tags": lambda row, document, flat, tags: tags.get(row[0], []),
-            "execution_datetime": lambda row, document, flat, tags: row[4],
-            "upload_datetime": lambda row, document, flat, tags: row[5],
-            "benchmark_id": lambda row, document, flat, tags: str(row[1]),
-            "site_id": lambda row, document, flat, tags: str(row[2]),
-            "flavor_id": lambda row, document, flat, tags: str(row[3]),
-        }
-        return plain[column]
-
-    def tags_of(self, result_ids: list) -> dict[Any, list[str]]:
-        stmt = (
-            select(results_tags.c.result_id, Tag.name)
-            .join(Tag, Tag.id == results_tags.c.tag_id)
-            .where(results_tags.c.result_id.in_(result_ids))
-            .order_by(Tag.name)
+        columns = [
+            json_path(c) if c.startswith("json.") else PLAIN_COLUMNS[c] for c in self.columns
+        ]
+        converters = [converter(c) for c in self.columns] if converter else None
+        read = row_reader(
+            columns,
+            leaves_only=self.leaf_columns,
+            converters=converters,
+            N=self.names,
+            E=[],
+            D=orjson.dumps,
+            B={True: "true", False: "false"},
         )
-        tags: dict[Any, list[str]] = defaultdict(list)
-        for result_id, name in self.connection.execute(stmt):
-            tags[result_id].append(name)
-        return tags
+        loads = orjson.loads
+        for batch in batches(self.connection, stmt):
+            if needs_json:
+                yield [read(row, loads(row[6])) for row in batch]
+            else:
+                yield [read(row, None) for row in batch]
+
+    @staticmethod
+    def tag_names() -> Select:
+        """The names of the tags of the row's result (correlated to ``results``)."""
+        return (
+            select(Tag.name)
+            .join(results_tags, results_tags.c.tag_id == Tag.id)
+            .where(results_tags.c.result_id == Result.id)
+        )
 
 
 def catalogue_names(connection: Connection) -> dict[Any, str]:
-    """Every benchmark's image:tag, site's and flavor's name by id (a small catalogue)."""
+    """Every benchmark's image:tag, site's and flavor's name by id (a small catalogue),
+    the ids as ``ids_as_read`` reads them."""
+    text_id = ids_as_read(connection)
     names = {
         row[0]: row[1]
         for row in connection.execute(
-            select(Benchmark.id, Benchmark.docker_image + ":" + Benchmark.docker_tag)
+            select(text_id(Benchmark.id), Benchmark.docker_image + ":" + Benchmark.docker_tag)
         )
     }
     for model in (Site, Flavor):
-        names.update({row[0]: row[1] for row in connection.execute(select(model.id, model.name))})
+        names.update(
+            {row[0]: row[1] for row in connection.execute(select(text_id(model.id), model.name))}
+        )
     return names
 
 
+def ids_as_read(connection: Connection) -> Callable[[Any], Any]:
+    """How exports select ids: as text on PostgreSQL, where making a UUID object of each
+    of a row's four ids took a tenth of an export's time; as stored elsewhere (SQLite's
+    text form of a UUID has no dashes, and its UUID objects are what ``str`` needs)."""
+    if connection.dialect.name == "postgresql":
+        return lambda column: cast(column, Text)
+    return lambda column: column
+
+
+#: Each plain column as an expression of an export's row ``r`` (id, benchmark, site and
+#: flavor ids, execution and upload datetimes, the document, the tags' names).
+PLAIN_COLUMNS = {
+    "id": "str(r[0])",
+    "benchmark": "N[r[1]]",
+    "site": "N[r[2]]",
+    "flavor": "N[r[3]]",
+    "tags": "r[7] or E",
+    "execution_datetime": "r[4]",
+    "upload_datetime": "r[5]",
+    "benchmark_id": "str(r[1])",
+    "site_id": "str(r[2])",
+    "flavor_id": "str(r[3])",
+}
+
+
 # Writers: each turns batches of rows into chunks of bytes. ---------------------------------
+# CSV and Parquet both go through Arrow: a batch's columns become Arrow arrays, which
+# Arrow's writers format in C++. The csv module took 11 µs per 74-column row, mostly
+# formatting numbers; Arrow's CSV writer formats the same batch in about a tenth of that.
 
-#: What the csv module writes as it should.
-PLAIN = {str, int, float}
 
-
-def csv_text(value: Any) -> Any:
-    if type(value) in PLAIN:
+def csv_field(value: Any) -> str | None:
+    """A value of a column of mixed kinds as CSV text: numbers as Python writes them,
+    booleans as JSON does, arrays and objects as JSON text."""
+    if value is None or type(value) is str:
         return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
+    if type(value) is bool:
         return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
     if isinstance(value, list | dict):
         return orjson.dumps(value).decode()
-    return value
+    return str(value)
+
+
+#: Conversions inlined in the rows (``flatten.Inline``; ``D`` is orjson.dumps).
+AS_ISO_TEXT = Inline("{0}.isoformat()")
+AS_JSON_TEXT = Inline("(None if {0} is None else D({0}).decode())")
+AS_DOUBLE = Inline("(None if {0} is None else float({0}))")
+
+
+def csv_column(column: str, kinds: Mapping[str, set[str]]) -> tuple[Any, Converter]:
+    """The Arrow type of a CSV column and how its values become that type's. Text where
+    kinds are mixed (``csv_field``), so that integers beside decimals keep every digit."""
+    import pyarrow as pa
+
+    if column in {"execution_datetime", "upload_datetime"}:
+        return pa.string(), AS_ISO_TEXT
+    if column == "tags":
+        return pa.string(), AS_JSON_TEXT
+    if not column.startswith("json."):
+        return pa.string(), None
+    if column not in kinds:
+        return pa.string(), csv_field
+    found = kinds[column] - {"null"}
+    simple = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}
+    if len(found) == 1 and (kind := next(iter(found))) in simple:
+        return simple[kind], None
+    if found <= {"text"}:
+        return pa.string(), None
+    return pa.string(), AS_JSON_TEXT if found == {"json"} else csv_field
+
+
+def parquet_column(column: str, kinds: Mapping[str, set[str]]) -> tuple[Any, Converter]:
+    """The Arrow type of a Parquet column and how its values become that type's: numbers
+    to doubles in a double column; JSON text in a text column of other or mixed kinds
+    (arrays, objects, text beside numbers), so that the text "7" and the number 7 stay
+    apart."""
+    import pyarrow as pa
+
+    if column in {"execution_datetime", "upload_datetime"}:
+        return pa.timestamp("us", tz="UTC"), None
+    if column == "tags":
+        return pa.list_(pa.string()), None
+    if not column.startswith("json."):
+        return pa.string(), None
+    found = kinds.get(column, set()) - {"null"}
+    if found == {"integer"}:
+        return pa.int64(), None
+    if found and found <= {"integer", "number"}:
+        return pa.float64(), AS_DOUBLE
+    if found == {"boolean"}:
+        return pa.bool_(), None
+    return pa.string(), None if found <= {"text"} else AS_JSON_TEXT
+
+
+def arrow_batches(
+    export: Export, column_of: Callable[[str, Mapping[str, set[str]]], tuple[Any, Converter]]
+) -> tuple[Any, Iterator[Any]]:
+    """The Arrow schema of the export's columns, and its batches as Arrow record batches.
+    An integer too large for a 64-bit column (JSON's integers have no limit) makes its
+    column text (``csv_field``) for its batch: CSV writes the same digits; Parquet, whose
+    schema is fixed, cannot take that batch and the export stops (a known limit)."""
+    import pyarrow as pa
+
+    types = [column_of(column, export.kinds) for column in export.columns]
+    schema = pa.schema([pa.field(c, t) for c, (t, _) in zip(export.columns, types, strict=True)])
+    converters = dict(zip(export.columns, (convert for _, convert in types), strict=True))
+
+    def batches() -> Iterator[Any]:
+        for batch in export.rows(converters.get):
+            columns = zip(*batch, strict=True) if batch else [()] * len(types)
+            arrays = [arrow_array(c, t) for c, (t, _) in zip(columns, types, strict=True)]
+            yield pa.record_batch(arrays, names=export.columns)
+
+    return schema, batches()
+
+
+def arrow_array(values: Sequence[Any], arrow_type: Any) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=arrow_type)
+    except OverflowError:
+        if arrow_type != pa.int64():
+            raise
+        return pa.array([csv_field(v) for v in values], type=pa.string())
 
 
 def write_csv(export: Export) -> Iterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(export.columns)
-    for batch in export.rows():
-        writer.writerows([csv_text(v) for v in row] for row in batch)
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue().encode()
+    """The header as the csv module writes it, then each batch as Arrow's CSV writer
+    does (text quoted, nulls empty)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(export.columns)
+    yield header.getvalue().encode()
+    options = pacsv.WriteOptions(include_header=False)
+    _, batches = arrow_batches(export, csv_column)
+    for batch in batches:
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(batch, sink, write_options=options)
+        yield sink.getvalue().to_pybytes()
 
 
 def write_jsonl(export: Export) -> Iterator[bytes]:
@@ -272,36 +388,6 @@ def write_jsonl(export: Export) -> Iterator[bytes]:
         yield b"".join(
             orjson.dumps(dict(zip(columns, row, strict=True)), option=options) for row in batch
         )
-
-
-def parquet_type(column: str, kinds: Mapping[str, set[str]]):
-    import pyarrow as pa
-
-    if column in {"execution_datetime", "upload_datetime"}:
-        return pa.timestamp("us", tz="UTC")
-    if column == "tags":
-        return pa.list_(pa.string())
-    found = kinds.get(column, set()) - {"null"}
-    if found == {"integer"}:
-        return pa.int64()
-    if found and found <= {"integer", "number"}:
-        return pa.float64()
-    if found == {"boolean"}:
-        return pa.bool_()
-    return pa.string()
-
-
-def json_converter(kinds: set[str], arrow_type: Any) -> Callable[[Any], Any] | None:
-    """How a JSON column's values become its Parquet type's: numbers to doubles in a
-    double column; JSON text in a text column of other or mixed kinds (arrays, objects,
-    text beside numbers), so that the text "7" and the number 7 stay apart."""
-    import pyarrow as pa
-
-    if arrow_type == pa.float64():
-        return lambda value: None if value is None else float(value)
-    if arrow_type == pa.string() and kinds - {"null"} not in ({"text"}, set()):
-        return lambda value: None if value is None else orjson.dumps(value).decode()
-    return None
 
 
 class ChunkSink:
@@ -341,34 +427,22 @@ ROW_GROUP_BATCHES = 10
 
 
 def write_parquet(export: Export) -> Iterator[bytes]:
-    """One row group per ``ROW_GROUP_BATCHES`` batches. pyarrow is imported on the first
-    Parquet export, so that workers that never write one do not carry it."""
+    """One row group per ``ROW_GROUP_BATCHES`` batches."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types = [parquet_type(column, export.kinds) for column in export.columns]
-    schema = pa.schema([pa.field(c, t) for c, t in zip(export.columns, types, strict=True)])
-    converts = [
-        (i, convert)
-        for i, (c, t) in enumerate(zip(export.columns, types, strict=True))
-        if c.startswith("json.") and (convert := json_converter(export.kinds.get(c, set()), t))
-    ]
+    schema, batches = arrow_batches(export, parquet_column)
     sink = ChunkSink()
     group: list = []
     with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema) as writer:
-        for batch in export.rows():
-            for row in batch:
-                for i, convert in converts:
-                    row[i] = convert(row[i])
-            columns = list(zip(*batch, strict=True)) if batch else [()] * len(types)
-            arrays = [pa.array(list(c), type=t) for c, t in zip(columns, types, strict=True)]
-            group.append(pa.Table.from_arrays(arrays, schema=schema))
+        for batch in batches:
+            group.append(batch)
             if len(group) == ROW_GROUP_BATCHES:
-                writer.write_table(pa.concat_tables(group))
+                writer.write_table(pa.Table.from_batches(group, schema=schema))
                 group.clear()
                 yield sink.take()
         if group:
-            writer.write_table(pa.concat_tables(group))
+            writer.write_table(pa.Table.from_batches(group, schema=schema))
     yield sink.take()
 
 

@@ -8,6 +8,7 @@ from backend.bulk import import_records
 from backend.bulk import writer as bulk_writer
 from backend.extensions import db
 from backend.models import Flavor, ItemStatus, Result, Site, Tag, User
+from backend.result_finding.flatten import document_shape
 from factories import BenchmarkFactory, FlavorFactory, SiteFactory, TagFactory, UserFactory
 
 SAMPLES = Path(__file__).resolve().parents[2] / "backend" / "devtools" / "sample_data"
@@ -93,6 +94,7 @@ def test_demo_data_answers_like_its_sample_files(client, user):
     assert gpu["total"] == len(tf_cnn)
     stored = db.session.query(Result).all()
     assert {r.uploader_id for r in stored} == {user.id}
+    assert [r.json_shape for r in stored] == [document_shape(r.json) for r in stored]
 
 
 def test_the_demo_file_is_up_to_date(tmp_path):

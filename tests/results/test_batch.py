@@ -2,6 +2,11 @@
 
 import uuid
 
+from sqlalchemy import select
+
+from backend.extensions import db
+from backend.models import Result
+from backend.result_finding.flatten import document_shape
 from factories import BenchmarkFactory, FlavorFactory, TagFactory
 from tests.results.conftest import EXECUTED
 
@@ -25,6 +30,8 @@ def test_batch_creates_all(client, user_headers):
     assert len(response.json["ids"]) == 5
     listed = client.get(f"/results?tags_ids={tag.id}").json
     assert listed["total"] == 5
+    shapes = db.session.execute(select(Result.json_shape)).scalars().all()
+    assert shapes == [document_shape({"score": 0})] * 5
 
 
 def test_batch_is_all_or_nothing_with_per_item_errors(client, user_headers):

@@ -8,7 +8,11 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import select, update
 
+from backend.extensions import db
+from backend.models import Result
+from backend.result_finding.flatten import document_shape
 from factories import (
     BenchmarkFactory,
     ClaimFactory,
@@ -219,3 +223,30 @@ def test_columns_follow_changes_to_the_results(client, runs):
     assert "json.extra" in header()
     ClaimFactory(resource=added)
     assert "json.extra" not in header()
+
+
+def test_results_stored_without_a_shape_give_their_leaves(client, runs):
+    """Results stored before migration 0010 have no json_shape: their documents are read."""
+    benchmark, _ = runs
+    legacy = ResultFactory(benchmark=benchmark, json={"legacy": {"flag": True}})
+    db.session.execute(update(Result).where(Result.id == legacy.id).values(json_shape=None))
+    db.session.commit()
+    response = export(client, format="csv", benchmark_id=str(benchmark.id))
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["json.legacy.flag"] for row in rows if row["id"] == str(legacy.id)] == ["true"]
+
+
+def test_one_document_per_shape_gives_the_columns_of_all(client):
+    """Same leaves with other kinds are another shape: the text beside the numbers counts."""
+    benchmark = BenchmarkFactory()
+    for score in (1, 2, 3):
+        ResultFactory(benchmark=benchmark, json={"score": score})
+    ResultFactory(benchmark=benchmark, json={"score": "n/a"})
+    shapes = {document_shape({"score": 1}), document_shape({"score": "n/a"})}
+    assert len(shapes) == 2
+    stored = db.session.execute(select(Result.json_shape)).scalars().all()
+    assert set(stored) == shapes
+    response = export(client, format="parquet", benchmark_id=str(benchmark.id))
+    table = pq.read_table(io.BytesIO(response.get_data()))
+    assert table.schema.field("json.score").type == pa.string()
+    assert sorted(table.column("json.score").to_pylist()) == ['"n/a"', "1", "2", "3"]
