@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import io
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -63,8 +65,48 @@ def snapshot() -> Iterator[Connection]:
 
 
 def batches(connection: Connection, stmt: Select) -> Iterator[Sequence[Any]]:
+    """The statement's rows, ``BATCH`` at a time, the next batch read while the caller
+    writes this one. A server-side cursor makes PostgreSQL produce rows only when asked:
+    read in turn, the server's time and the writer's added up (an export of 100,000
+    results: 12 + 18 µs a row); read ahead by a thread (psycopg2 waits without Python's
+    lock), the slower of the two sets the pace. The thread alone uses the connection
+    until it has ended; closing this generator early ends it first."""
     result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
-    yield from result.partitions(BATCH)
+    ahead: queue.Queue = queue.Queue(maxsize=1)
+    stopped = threading.Event()
+
+    def hand_over(item: Any) -> bool:
+        while not stopped.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in result.partitions(BATCH):
+                if not hand_over(batch):
+                    return
+            hand_over(_END)
+        except BaseException as error:  # handed to the caller, raised there
+            hand_over(error)
+
+    reader = threading.Thread(target=read, name="export-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()
+        reader.join()
+
+
+#: What ``batches``' reading thread hands over after the last batch.
+_END = object()
 
 
 def leaf_kinds(
