@@ -11,18 +11,21 @@ ms of one core), so answers are kept per state of the data, as ``indexed.numbers
 keeps totals: the benchmarks' result versions are read before and after the statement,
 and an answer is kept only when they did not move meanwhile, so it is exact for exactly
 that state; any change to visible results or their tags commits new versions.
+
+The experiments' aggregate (``backend.experiment_finding``) shares the part that does not
+depend on where the numbers come from: numpy's figures of streamed rows
+(``rows_statistics``) and naming, sorting and the 1,000-group limit (``answered_groups``).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Float, Select, cast, func, select
+from sqlalchemy import ColumnElement, Float, Select, cast, func, select
 
 from backend.dialects import json_sort_keys
 from backend.errors import InvalidArguments
@@ -53,26 +56,17 @@ def aggregate(args: Mapping[str, Any]) -> dict[str, Any]:
         groups, missing = kept_statistics(args, group_by, path)
     else:
         groups, missing = streamed_statistics(args, group_by, path)
-    if len(groups) > MAX_GROUPS:
-        raise TooManyGroups(
-            f"The selection falls into {len(groups):,} groups; at most {MAX_GROUPS:,} are "
-            "answered. Narrow it: filter by benchmark_id, site_id, flavor_id, tags_ids or "
-            "execution dates, or group by fewer keys.",
-            errors={"query": {"group_by": [f"More than {MAX_GROUPS} groups."]}},
-        )
-    named = name_keys(groups, group_by)
+    narrowing = "benchmark_id, site_id, flavor_id, tags_ids or execution dates"
     return {
         "metric": "json." + ".".join(path),
-        "group_by": group_by,
-        "missing": missing,
-        "groups": sorted_groups(named, args.get("sort_by"), group_by),
+        **answered_groups(groups, missing, group_by, args.get("sort_by"), narrowing),
     }
 
 
-def metric_number(path: Sequence[str]):
-    """The number at ``path`` (NULL when the document holds none there), as a double:
+def metric_number(path: Sequence[str], document: ColumnElement = Result.json):
+    """The number at ``path`` of ``document`` (NULL when it holds none there), as a double:
     the numeric sort key of ``dialects.json_sort_keys`` without its direction."""
-    number = json_sort_keys(dialect(), Result.json, path, descending=False)[1].element
+    number = json_sort_keys(dialect(), document, path, descending=False)[1].element
     return cast(number, Float) if dialect() == "postgresql" else number
 
 
@@ -179,10 +173,21 @@ def streamed_statistics(
     """Read (keys, number) in batches, then compute each group's figures with numpy."""
     value = metric_number(path)
     stmt = grouped(args, group_by, [Result.id, *key_columns(group_by), value])
+    return rows_statistics(
+        db.session.execute(stmt, execution_options={"yield_per": BATCH}), group_by
+    )
+
+
+# Both ------------------------------------------------------------------------------------
+
+
+def rows_statistics(rows: Iterable[Sequence], group_by: Sequence[str]) -> tuple[list[dict], int]:
+    """Each group's figures (numpy's) from rows of (item id, *group keys, number or None),
+    ``month`` keys as datetimes; and how many items had no number, each once (a tag
+    grouping repeats an item in each of its tags' groups)."""
     values: dict[tuple, list[float]] = defaultdict(list)
-    without_number: set[uuid.UUID] = set()
+    without_number: set[Any] = set()
     month = group_by.index("month") if "month" in group_by else None
-    rows = db.session.execute(stmt, execution_options={"yield_per": BATCH})
     for row in rows:
         number = row[-1]
         if number is None:
@@ -214,7 +219,27 @@ def numpy_statistics(key: tuple, numbers: Iterable[float]) -> dict[str, Any]:
     }
 
 
-# Both ------------------------------------------------------------------------------------
+def answered_groups(
+    groups: list[dict],
+    missing: int,
+    group_by: list[str],
+    sort_by: list[tuple[str, bool]] | None,
+    narrowing: str,
+) -> dict[str, Any]:
+    """An aggregate's ``group_by``, ``missing`` and ``groups`` from the groups (``key``
+    tuples of ids, with their figures): named and sorted; TooManyGroups past
+    ``MAX_GROUPS``, suggesting the filters ``narrowing`` names."""
+    if len(groups) > MAX_GROUPS:
+        raise TooManyGroups(
+            f"The selection falls into {len(groups):,} groups; at most {MAX_GROUPS:,} are "
+            f"answered. Narrow it: filter by {narrowing}, or group by fewer keys.",
+            errors={"query": {"group_by": [f"More than {MAX_GROUPS} groups."]}},
+        )
+    return {
+        "group_by": group_by,
+        "missing": missing,
+        "groups": sorted_groups(name_keys(groups, group_by), sort_by, group_by),
+    }
 
 
 def name_keys(groups: list[dict], group_by: list[str]) -> list[dict]:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from backend import loadgen
 from backend.errors import InvalidArguments, NotFound
+from backend.experiment_finding import aggregate_jobs, selected_experiments
 from backend.extensions import db
 from backend.latency_stats import (
     DEFAULT_PERCENTILES,
@@ -21,8 +22,7 @@ from backend.latency_stats import (
 )
 from backend.middleware import body_limit
 from backend.models import Benchmark, Experiment, Flavor, Site, Tag
-from backend.models.experiment import experiments_tags
-from backend.queries import OWN_COLUMNS, filter_equal, filter_range, paginate, search, sort
+from backend.queries import OWN_COLUMNS, paginate, sort
 from backend.routes.blueprint import Blueprint
 from backend.routes.experiment_access import (
     also_with_trailing_slash,
@@ -32,6 +32,8 @@ from backend.routes.experiment_access import (
 )
 from backend.schemas.experiments import Experiment as ExperimentSchema
 from backend.schemas.experiments import (
+    ExperimentAggregate,
+    ExperimentAggregateArgs,
     ExperimentChanges,
     ExperimentIds,
     Experiments,
@@ -70,27 +72,32 @@ def list_experiment_ids():
 @blp.response(200, Experiments)
 def search_experiments(args):
     """Search experiments by catalogue links, uploader, creation date and terms"""
-    stmt = filter_equal(
-        select(Experiment),
-        args,
-        {
-            "benchmark_id": Experiment.benchmark_id,
-            "site_id": Experiment.site_id,
-            "flavor_id": Experiment.flavor_id,
-            "uploader_id": Experiment.uploader_id,
-        },
-    )
-    stmt = filter_range(
-        stmt, Experiment.created, args.get("created_after"), args.get("created_before")
-    )
-    for tag_id in dict.fromkeys(args.get("tags_ids") or []):
-        tagged = select(experiments_tags.c.experiment_pk).where(experiments_tags.c.tag_id == tag_id)
-        stmt = stmt.where(Experiment.id.in_(tagged))
-    stmt = search(stmt, args["terms"], [Experiment.experiment_id])
     stmt = sort(
-        stmt, args.get("sort_by"), SORT_FIELDS, default=DEFAULT_SORT, id_column=Experiment.id
+        selected_experiments(args),
+        args.get("sort_by"),
+        SORT_FIELDS,
+        default=DEFAULT_SORT,
+        id_column=Experiment.id,
     )
     return paginate(stmt, args)
+
+
+@blp.route("/experiments:aggregate", methods=["GET"])
+@blp.access("public")
+@blp.arguments(ExperimentAggregateArgs, location="query")
+@blp.response(200, ExperimentAggregate)
+def aggregate_experiments(args):
+    """Compare groups of experiments' jobs by one job statistic (extension)
+
+    Every /experiments:search filter selects the experiments; `metric=` names the
+    statistic of each job (`qps`, `latency.p99`, ...) and `group_by` one to three of
+    benchmark, site, flavor, tag, month, the experiments' context. Each group has its
+    keys (ids and names), count (jobs), mean, stddev, min, p50, p90, p99 and max of the
+    jobs' values, computed as numpy does (stddev with ddof=0, percentiles by linear
+    interpolation). At most 1,000 groups: more is a 422 that says how to narrow the
+    selection.
+    """
+    return aggregate_jobs(args)
 
 
 @blp.route("/experiments/<experiment:experiment_id>", methods=["GET"])

@@ -30,6 +30,12 @@ from backend.schemas.common import (
     SortBy,
     page_of,
 )
+from backend.schemas.results import (
+    Aggregate,
+    GroupingArgs,
+    aggregate_sort_by,
+    group_by_field,
+)
 from backend.schemas.tags import Tag
 
 #: Longest experiment id or selector.
@@ -189,7 +195,9 @@ class ExperimentChanges(Schema):
     tags_ids = fields.List(fields.UUID())
 
 
-class ExperimentSearchArgs(PaginationArgs, SearchArgs):
+class ExperimentSelectionArgs(SearchArgs):
+    """The /experiments:search filters, shared by the search and the aggregate."""
+
     benchmark_id = fields.UUID()
     site_id = fields.UUID()
     flavor_id = fields.UUID()
@@ -199,6 +207,11 @@ class ExperimentSearchArgs(PaginationArgs, SearchArgs):
     uploader_id = fields.UUID()
     created_after = AwareDateTime(metadata={"description": "Created after this date."})
     created_before = AwareDateTime(metadata={"description": "Created before this date."})
+
+
+class ExperimentSearchArgs(ExperimentSelectionArgs, PaginationArgs, SearchArgs):
+    # These bases keep the documented order of the parameters: terms, page, per_page, then
+    # the filters (marshmallow orders fields by the reversed MRO).
     sort_by = SortBy(EXPERIMENT_SORT_FIELDS)
 
 
@@ -221,8 +234,9 @@ class PercentileList(fields.String):
             raise ma.ValidationError(str(error)) from None
 
 
-class StatsArgs(Schema):
-    method = fields.String(
+def method_field() -> fields.String:
+    """Which percentile definition (and mean) a statistics read answers with."""
+    return fields.String(
         load_default="linear",
         validate=validate.OneOf(METHODS),
         metadata={
@@ -231,6 +245,10 @@ class StatsArgs(Schema):
             "floor(n*p) of the sorted samples (and LoadGen's truncated mean)."
         },
     )
+
+
+class StatsArgs(Schema):
+    method = method_field()
     percentiles = PercentileList(
         metadata={
             "description": "Comma-separated percentiles (default "
@@ -325,3 +343,48 @@ class ConfigDocument(Schema):
 
     class Meta:
         unknown = ma.INCLUDE
+
+
+#: What ``/experiments:aggregate`` aggregates: a statistic of each job.
+JOB_METRICS = [
+    "qps",
+    *(f"latency.{name}" for name in ("count", "mean", "stddev", "min", "max")),
+    *(f"latency.p{key}" for key in DEFAULT_PERCENTILES),
+]
+
+
+class ExperimentAggregateArgs(ExperimentSelectionArgs, GroupingArgs):
+    metric = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            JOB_METRICS, error="'{input}' is not a job statistic; one of: {choices}."
+        ),
+        metadata={
+            "description": "The statistic of each job to aggregate: qps, or one of the "
+            "statistics of the job's latencies (latency.count, latency.mean, "
+            "latency.stddev, latency.min, latency.max, latency.p50, latency.p90, "
+            "latency.p95, latency.p99, latency.p99.9). Jobs without it (no QPS or no "
+            "latencies posted) are left out and counted in `missing`.",
+            "example": "latency.p99",
+        },
+    )
+    method = method_field()
+    group_by = group_by_field(
+        "The keys are the experiment's context (PATCH /experiments/{experiment_id}); "
+        "experiments without a benchmark, site or flavor are in a group whose key id and "
+        "name are null. `tag`: an experiment with several tags counts in each of their "
+        "groups, untagged ones in a group whose tag id and name are null. `month`: of "
+        "the experiment's creation, in UTC, as YYYY-MM."
+    )
+    sort_by = aggregate_sort_by()
+
+
+class ExperimentAggregate(Aggregate):
+    """``/results:aggregate``'s answer, over jobs."""
+
+    metric = fields.String(required=True, metadata={"example": "latency.p99"})
+    method = fields.String(required=True)
+    missing = fields.Integer(
+        required=True,
+        metadata={"description": "Selected jobs without the metric, each once."},
+    )

@@ -233,22 +233,29 @@ class MetricField(fields.String):
             raise ma.ValidationError(f"{error.messages[0]} {_METRIC_HINT}.") from None
 
 
-class ResultAggregateArgs(ResultSelectionArgs):
-    metric = MetricField(required=True)
-    group_by = DelimitedList(
+def group_by_field(keys: str) -> DelimitedList:
+    """The ``group_by`` argument of an aggregate; ``keys`` tells what each key means."""
+    return DelimitedList(
         fields.String(validate=validate.OneOf(AGGREGATE_GROUP_KEYS)),
         required=True,
         validate=validate.Length(min=1, max=3),
         metadata={
             "description": "One to three comma-separated group keys, each once, of: "
             + ", ".join(AGGREGATE_GROUP_KEYS)
-            + ". `tag`: a result with several tags counts in each of their groups, untagged "
-            "results in a group whose tag id and name are null. `month`: of the execution "
-            "datetime, in UTC, as YYYY-MM.",
+            + ". "
+            + keys,
             "example": "site,flavor",
         },
     )
-    sort_by = SortBy(AGGREGATE_STATISTICS + AGGREGATE_GROUP_KEYS)
+
+
+def aggregate_sort_by() -> SortBy:
+    return SortBy(AGGREGATE_STATISTICS + AGGREGATE_GROUP_KEYS)
+
+
+class GroupingArgs(Schema):
+    """What every aggregate's ``group_by`` and ``sort_by`` must agree on (no fields of its
+    own: each aggregate declares them with its own description)."""
 
     @ma.validates_schema
     def keys_are_grouped(self, data: dict, **kwargs: Any) -> None:
@@ -261,6 +268,16 @@ class ResultAggregateArgs(ResultSelectionArgs):
                     f"'{name}' sorts only when it is one of group_by ({', '.join(group_by)}).",
                     "sort_by",
                 )
+
+
+class ResultAggregateArgs(ResultSelectionArgs, GroupingArgs):
+    metric = MetricField(required=True)
+    group_by = group_by_field(
+        "`tag`: a result with several tags counts in each of their groups, untagged "
+        "results in a group whose tag id and name are null. `month`: of the execution "
+        "datetime, in UTC, as YYYY-MM."
+    )
+    sort_by = aggregate_sort_by()
 
 
 class AggregateKey(Schema):
@@ -288,7 +305,10 @@ class AggregateGroup(Schema):
     """The figures of one group's numbers, as numpy computes them."""
 
     keys = fields.Nested(AggregateKeys, required=True)
-    count = fields.Integer(required=True, metadata={"description": "Results with a number."})
+    count = fields.Integer(
+        required=True,
+        metadata={"description": "Results with a number (jobs, in /experiments:aggregate)."},
+    )
     mean = fields.Float(required=True)
     stddev = fields.Float(
         required=True,

@@ -53,6 +53,26 @@ def test_experiments_are_a_frame(perf):
     assert perf.experiment("sweep-3")["experiment_id"] == "sweep-3"
 
 
+def test_jobs_aggregate_per_group_as_numpy_computes_it(perf):
+    for selector, latencies in LATENCIES.items():
+        perf.upload_latencies("sweep-5", selector, latencies)
+    perf.upload_qps("sweep-5", "job-1", 10.0)  # job-2 has none
+
+    frame = perf.aggregate_experiments("latency.p99", "site", terms="sweep-5")
+    qps = perf.aggregate_experiments("qps", ["month"], sort_by="-count")
+
+    assert frame.attrs == {"metric": "latency.p99", "missing": 0, "method": "linear"}
+    [row] = frame.to_dict("records")
+    assert row["site"] is None and row["site_id"] is None  # not linked to the catalogue
+    values = [np.percentile(samples, 99) for samples in LATENCIES.values()]
+    assert row["count"] == 2
+    assert (row["min"], row["max"]) == (min(values), max(values))
+    assert row["mean"] == pytest.approx(np.mean(values))
+    assert row["stddev"] == pytest.approx(np.std(values))
+    assert qps.attrs["missing"] == 1
+    assert qps[["count", "mean"]].to_dict("records") == [{"count": 1, "mean": 10.0}]
+
+
 def test_negative_latencies_are_refused_with_the_service_message(perf):
     with pytest.raises(ApiError) as raised:
         perf.upload_latencies("sweep-4", "job-1", [1.0, -2.0])

@@ -1,5 +1,5 @@
-"""Experiments (load tests of ML systems): their jobs' QPS, latencies as numpy arrays and
-the service's exact statistics."""
+"""Experiments (load tests of ML systems): their jobs' QPS, latencies as numpy arrays,
+the service's exact statistics, and those of many experiments' jobs per group."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfclient.exports import aggregate_frame
 from perfclient.frames import items_frame
 from perfclient.transport import Transport
 
@@ -64,6 +65,31 @@ class ExperimentCalls:
             rows.append({"selector": "(all)", "qps": None, **_summary(body["all"])})
         return pd.DataFrame.from_records(rows).set_index("selector") if rows else pd.DataFrame()
 
+    def aggregate_experiments(
+        self,
+        metric: str,
+        group_by: str | list[str],
+        *,
+        method: str = "linear",
+        sort_by: str | list[str] | None = None,
+        **search: Any,
+    ) -> pd.DataFrame:
+        """Statistics of one figure of each job per group of experiments, e.g.
+        ``aggregate_experiments("latency.p99", ["site", "flavor"], benchmark_id=B)``.
+
+        ``metric``: ``qps``, or ``latency.`` and one of count, mean, stddev, min, max, p50,
+        p90, p95, p99, p99.9 (``method``: linear or loadgen percentiles and mean). The
+        experiments are filtered as :meth:`experiments` filters them; ``group_by``,
+        ``sort_by`` and the frame are :meth:`aggregate`'s, a group's count being jobs.
+        ``frame.attrs["missing"]`` counts the jobs left out for lacking the metric."""
+        params = {**search, "metric": metric, "method": method, "group_by": _joined(group_by)}
+        if sort_by is not None:
+            params["sort_by"] = _joined(sort_by)
+        body = self.http.json("GET", "/experiments:aggregate", params=params)
+        frame = aggregate_frame(body)
+        frame.attrs["method"] = body["method"]
+        return frame
+
     def upload_qps(self, experiment_id: str, selector: str, qps: float) -> dict[str, Any]:
         """Store a job's QPS (the first write to an experiment makes it)."""
         body = {"experiment_id": experiment_id, "selector": selector, "qps": float(qps)}
@@ -79,6 +105,10 @@ class ExperimentCalls:
             "latencies": np.asarray(latencies, dtype=float).tolist(),
         }
         return self.http.json("POST", "/latencies", json=body)
+
+
+def _joined(names: str | list[str]) -> str:
+    return names if isinstance(names, str) else ",".join(names)
 
 
 def _summary(summary: dict[str, Any] | None) -> dict[str, Any]:
