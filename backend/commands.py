@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import click
 from flask import Flask
@@ -11,7 +12,6 @@ from flask.cli import with_appcontext
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
-from backend.artifact_stores.commands import artifacts_cli
 from backend.bulk import commands as bulk_commands
 from backend.errors import first_line
 from backend.extensions import db
@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 def register(app: Flask) -> None:
     """Attach the CLI commands to the app."""
+    # Imported here: the artifacts commands use this module's ``seconds_option``.
+    from backend.artifact_stores.commands import artifacts_cli
+
     app.cli.add_command(db_wait)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(artifacts_cli)
@@ -48,14 +51,22 @@ def _without_statement_timeout(dialect, connection_record, cargs, cparams) -> No
     cparams["options"] = f"{cparams.get('options', '')} -c statement_timeout=0".strip()
 
 
+def seconds_option(
+    name: str, *, default: int, help: str, whole: bool = False
+) -> Callable[[Callable], Callable]:
+    """A duration option in seconds (``whole`` ones only, or any), at least 0, its default
+    shown in ``--help``."""
+    return click.option(
+        name,
+        type=click.IntRange(min=0) if whole else click.FloatRange(min=0),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
 @click.command("db-wait")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=60,
-    show_default=True,
-    help="Seconds to keep trying before giving up.",
-)
+@seconds_option("--timeout", default=60, help="Seconds to keep trying before giving up.")
 @with_appcontext
 def db_wait(timeout: float) -> None:
     """Wait until the database accepts connections, then exit 0 (1 after TIMEOUT seconds).

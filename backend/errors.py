@@ -20,9 +20,15 @@ logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """Base of every error the domain raises; ``status_code`` picks the HTTP answer."""
+    """Base of every error the domain raises; ``status_code`` picks the HTTP answer (422
+    unless a subclass names another: ``class NotFound(DomainError, status_code=404)``)."""
 
     status_code: int = 422
+
+    def __init_subclass__(cls, status_code: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status_code is not None:
+            cls.status_code = status_code
 
     def __init__(self, message: str, errors: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -30,34 +36,40 @@ class DomainError(Exception):
         self.errors = errors
 
 
-class NotFound(DomainError):
-    status_code = 404
+class BadRequest(DomainError, status_code=400):
+    """A request that cannot be used as sent."""
 
 
-class Conflict(DomainError):
-    """The change would duplicate something unique (409)."""
-
-    status_code = 409
+class Unauthorized(DomainError, status_code=401):
+    pass
 
 
-class Forbidden(DomainError):
-    status_code = 403
+class Forbidden(DomainError, status_code=403):
+    pass
 
 
-class Unauthorized(DomainError):
-    status_code = 401
+class NotFound(DomainError, status_code=404):
+    pass
+
+
+class Conflict(DomainError, status_code=409):
+    """The change would duplicate something unique."""
+
+
+class PayloadTooLarge(DomainError, status_code=413):
+    """More bytes than the service accepts."""
+
+
+class ServiceUnavailable(DomainError, status_code=503):
+    """A dependency (database, registry...) cannot be reached right now."""
 
 
 class InvalidArguments(DomainError):
-    """Arguments that are individually valid but do not make sense together (422)."""
-
-    status_code = 422
+    """Arguments that are individually valid but do not make sense together."""
 
 
 class InvalidState(DomainError):
     """The item is not in a state that allows the operation (approve an approved item...)."""
-
-    status_code = 422
 
 
 class AlreadyApproved(InvalidState):
@@ -67,25 +79,13 @@ class AlreadyApproved(InvalidState):
 class SchemaViolation(DomainError):
     """A result document does not satisfy its benchmark's JSON Schema."""
 
-    status_code = 422
-
 
 class InvalidJsonSchema(DomainError):
     """A benchmark's ``json_schema`` is not a valid JSON Schema."""
 
-    status_code = 422
-
 
 class ImageNotFound(DomainError):
     """The benchmark's container image:tag does not exist in its registry."""
-
-    status_code = 422
-
-
-class ServiceUnavailable(DomainError):
-    """A dependency (database, registry...) cannot be reached right now."""
-
-    status_code = 503
 
 
 def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict:

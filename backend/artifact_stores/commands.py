@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from backend.artifact_stores import current_store
 from backend.artifact_stores.catalog import remove_expired_pending
+from backend.commands import seconds_option
 from backend.extensions import db
 from backend.models import Artifact, ArtifactState
 from backend.models.types import utc_now
@@ -24,11 +25,10 @@ artifacts_cli = AppGroup("artifacts", help="Artifact store maintenance.")
 
 
 @artifacts_cli.command("gc")
-@click.option(
+@seconds_option(
     "--grace-seconds",
-    type=click.IntRange(min=0),
     default=3600,
-    show_default=True,
+    whole=True,
     help="Blobs no row names are removed only when older than this.",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would be removed; remove nothing.")

@@ -22,35 +22,27 @@ from typing import IO
 from werkzeug.sansio.multipart import Data, Epilogue, Event, Field, File, MultipartDecoder, NeedData
 
 from backend.artifact_stores.base import READ_CHUNK, ArtifactStore, StoredBlob
-from backend.errors import DomainError
+from backend.errors import BadRequest, PayloadTooLarge
 from backend.models import Artifact
 
 #: Metadata fields of a multipart upload, all together (the JSON routes' limit).
 FIELDS_MAX_BYTES = 1024 * 1024
 
 
-class ArtifactTooLarge(DomainError):
-    """Past ARTIFACTS_MAX_SIZE or the uploader's quota (413)."""
-
-    status_code = 413
+class ArtifactTooLarge(PayloadTooLarge):
+    """Past ARTIFACTS_MAX_SIZE or the uploader's quota."""
 
 
-class BlobMismatch(DomainError):
+class BlobMismatch(BadRequest):
     """The bytes are not what the client declared (size or sha256)."""
 
-    status_code = 400
 
-
-class MalformedUpload(DomainError):
+class MalformedUpload(BadRequest):
     """A body that is not a usable upload (no file part, truncated, file not last)."""
 
-    status_code = 400
 
-
-class BodyEndedEarly(DomainError):
+class BodyEndedEarly(BadRequest):
     """The body ended before the bytes its Content-Length announced: the client went away."""
-
-    status_code = 400
 
 
 class ExactBody:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Select
 
 from backend import auth
 from backend.models import Flavor, Site
@@ -125,12 +129,7 @@ add_review_routes(blp, Site, "site_id", prefix="/sites")
 @blp.response(200, Flavors)
 def list_flavors(args, site_id: uuid.UUID):
     """Filter and list the flavors of a site"""
-    Site.get_or_404(site_id, options=OWN_COLUMNS)
-    stmt = select_own_columns(Flavor).where(
-        Flavor.site_id == site_id, Flavor.status == args["status"]
-    )
-    stmt = filter_equal(stmt, args, {"name": Flavor.name})
-    stmt = filter_upload(stmt, Flavor.upload_datetime, args)
+    stmt = filter_equal(site_flavors(site_id, args), args, {"name": Flavor.name})
     stmt = sort(
         stmt, args.get("sort_by"), FLAVOR_SORT_FIELDS, default=DEFAULT_SORT, id_column=Flavor.id
     )
@@ -156,13 +155,18 @@ def create_flavor(body, site_id: uuid.UUID):
 @blp.response(200, Flavors)
 def search_flavors(args, site_id: uuid.UUID):
     """Search a site's flavors by terms in name or description"""
-    Site.get_or_404(site_id, options=OWN_COLUMNS)
-    stmt = select_own_columns(Flavor).where(
-        Flavor.site_id == site_id, Flavor.status == args["status"]
-    )
-    stmt = filter_upload(stmt, Flavor.upload_datetime, args)
-    stmt = search(stmt, args["terms"], [Flavor.name, Flavor.description])
+    stmt = search(site_flavors(site_id, args), args["terms"], [Flavor.name, Flavor.description])
     stmt = sort(
         stmt, args.get("sort_by"), FLAVOR_SORT_FIELDS, default=DEFAULT_SORT, id_column=Flavor.id
     )
     return paginate(stmt, args)
+
+
+def site_flavors(site_id: uuid.UUID, args: Mapping[str, Any]) -> Select:
+    """The flavors of a site (404 if there is no such site) in the status and upload dates
+    a list or search asks for."""
+    Site.get_or_404(site_id, options=OWN_COLUMNS)
+    stmt = select_own_columns(Flavor).where(
+        Flavor.site_id == site_id, Flavor.status == args["status"]
+    )
+    return filter_upload(stmt, Flavor.upload_datetime, args)

@@ -3,13 +3,11 @@
 from marshmallow import fields, validate
 
 from backend.schemas.common import (
-    AwareDateTime,
-    PaginationArgs,
+    ReviewedFilterArgs,
+    ReviewedSearchArgs,
     Schema,
-    SearchArgs,
     SortBy,
-    StatusArgs,
-    UploadFilterArgs,
+    Uploaded,
     page_of,
 )
 
@@ -41,19 +39,18 @@ class CreateBenchmark(Schema):
     )
 
 
-class Benchmark(CreateBenchmark):
-    id = fields.UUID(dump_only=True)
-    upload_datetime = AwareDateTime(dump_only=True)
+class Benchmark(Uploaded, CreateBenchmark):
+    pass
 
 
 Benchmarks = page_of(Benchmark, "Benchmarks")
 
 
-class BenchmarkFilterArgs(PaginationArgs, UploadFilterArgs, StatusArgs):
+class BenchmarkFilterArgs(ReviewedFilterArgs):
     docker_image = fields.String()
     docker_tag = fields.String()
     sort_by = SortBy(BENCHMARK_SORT_FIELDS)
 
 
-class BenchmarkSearchArgs(PaginationArgs, UploadFilterArgs, StatusArgs, SearchArgs):
+class BenchmarkSearchArgs(ReviewedSearchArgs):
     sort_by = SortBy(BENCHMARK_SORT_FIELDS)

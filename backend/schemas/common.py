@@ -172,6 +172,21 @@ class SearchArgs(Schema):
     )
 
 
+class Uploaded(Schema):
+    """What the service adds to an item it stores: its id and when it was uploaded."""
+
+    id = fields.UUID(dump_only=True)
+    upload_datetime = AwareDateTime(dump_only=True)
+
+
+class ReviewedFilterArgs(PaginationArgs, UploadFilterArgs, StatusArgs):
+    """What a list of reviewed items (benchmarks, sites, flavors) is filtered by."""
+
+
+class ReviewedSearchArgs(PaginationArgs, UploadFilterArgs, StatusArgs, SearchArgs):
+    """What a search of reviewed items (benchmarks, sites, flavors) takes."""
+
+
 class Page(Schema):
     """A page of a list: the items plus where the page stands in the whole list."""
 

@@ -3,13 +3,11 @@
 from marshmallow import fields, validate
 
 from backend.schemas.common import (
-    AwareDateTime,
-    PaginationArgs,
+    ReviewedFilterArgs,
+    ReviewedSearchArgs,
     Schema,
-    SearchArgs,
     SortBy,
-    StatusArgs,
-    UploadFilterArgs,
+    Uploaded,
     page_of,
 )
 
@@ -31,21 +29,20 @@ class CreateSite(Schema):
     description = fields.String(allow_none=True, validate=validate.Length(max=10000))
 
 
-class Site(CreateSite):
-    id = fields.UUID(dump_only=True)
-    upload_datetime = AwareDateTime(dump_only=True)
+class Site(Uploaded, CreateSite):
+    pass
 
 
 Sites = page_of(Site, "Sites")
 
 
-class SiteFilterArgs(PaginationArgs, UploadFilterArgs, StatusArgs):
+class SiteFilterArgs(ReviewedFilterArgs):
     name = fields.String()
     address = fields.String()
     sort_by = SortBy(SITE_SORT_FIELDS)
 
 
-class SiteSearchArgs(PaginationArgs, UploadFilterArgs, StatusArgs, SearchArgs):
+class SiteSearchArgs(ReviewedSearchArgs):
     sort_by = SortBy(SITE_SORT_FIELDS)
 
 
@@ -58,18 +55,17 @@ class CreateFlavor(Schema):
     description = fields.String(allow_none=True, validate=validate.Length(max=10000))
 
 
-class Flavor(CreateFlavor):
-    id = fields.UUID(dump_only=True)
-    upload_datetime = AwareDateTime(dump_only=True)
+class Flavor(Uploaded, CreateFlavor):
+    pass
 
 
 Flavors = page_of(Flavor, "Flavors")
 
 
-class FlavorFilterArgs(PaginationArgs, UploadFilterArgs, StatusArgs):
+class FlavorFilterArgs(ReviewedFilterArgs):
     name = fields.String()
     sort_by = SortBy(FLAVOR_SORT_FIELDS)
 
 
-class FlavorSearchArgs(PaginationArgs, UploadFilterArgs, StatusArgs, SearchArgs):
+class FlavorSearchArgs(ReviewedSearchArgs):
     sort_by = SortBy(FLAVOR_SORT_FIELDS)
