@@ -117,12 +117,15 @@ class CatalogueCache:
         return read_one_value(engine, VERSION_QUERY)
 
 
-def current_catalogue_version(cache: CatalogueCache) -> tuple[int | None, bytes]:
-    """(version, write epoch) for the database this request reads from, both taken before
-    anything is read from it: what a cached value built now is stored under."""
+def current_catalogue_version(
+    cache: CatalogueCache, engine: Engine | None = None
+) -> tuple[int | None, bytes]:
+    """(version, write epoch) for the database this request reads from (``engine``, by
+    default the session's), both taken before anything is read from it: what a cached
+    value built now is stored under."""
     epoch = cache.epoch.value()
     version = on_the_primary_if_the_replica_fails(
-        db.engines, db.session.get_bind(), cache.version_of
+        db.engines, engine or db.session.get_bind(), cache.version_of
     )
     return version, epoch
 
@@ -151,11 +154,13 @@ class CatalogueState:
             self.cache.values.put(key, (self.version, self.epoch, value))
 
 
-def catalogue_state() -> CatalogueState:
+def catalogue_state(engine: Engine | None = None) -> CatalogueState:
+    """The catalogue as the database the request reads from (``engine``, by default the
+    session's) holds it now."""
     cache = catalogue_cache()
     if cache is None:
         return CatalogueState(None, None, b"")
-    version, epoch = current_catalogue_version(cache)
+    version, epoch = current_catalogue_version(cache, engine)
     return CatalogueState(cache, version, epoch)
 
 
@@ -191,7 +196,10 @@ def init_app(app: Flask) -> None:
         and not app.config["METRICS_ENABLED"]
     ):
         # Flask's hooks add nothing else to these answers (a test compares the two).
-        app.wsgi_app = CatalogueFront(app.wsgi_app, cache)  # type: ignore[method-assign]
+        from backend.single_result import SingleResultFront  # it reads through this cache
+
+        front = SingleResultFront(app.wsgi_app, app)
+        app.wsgi_app = CatalogueFront(front, cache)  # type: ignore[method-assign]
 
 
 def watch_catalogue_writes(engine: Engine, epoch: WriteEpoch) -> None:

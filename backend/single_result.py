@@ -15,25 +15,35 @@ one statement but in that rare case (the catalogue changed between the two).
 
 The answer is dumped as ``backend.result_finding.items`` dumps a page's items, which
 ``tests/results/test_pages.py`` holds to the Result schema's dump.
+
+Where the catalogue's answers are replayed below Flask (``response_cache.CatalogueFront``:
+no CORS, no metrics, no replica, so Flask's hooks add only the request id and the security
+headers), ``SingleResultFront`` answers ``GET /results/{id}`` there too: Flask's request
+and session machinery (routing, contexts, hooks, the ORM session) cost about a third of
+the request's worker CPU. Anything it does not answer itself (a 404, a malformed id, a
+request with a body, a database error) goes on to Flask, which answers as before.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, select
+from flask import Flask
+from sqlalchemy import Connection, bindparam, inspect, select
 from sqlalchemy.engine import Row
 
 from backend.extensions import db
 from backend.models import Benchmark, Flavor, Result, Site, Tag, results_tags
+from backend.observability import REQUEST_ID_HEADER, chosen_request_id
 from backend.response_cache import CatalogueState, catalogue_state
 from backend.result_finding.items import ITEM_COLUMNS, catalogue_key, iso, plain_dumper
 from backend.schemas.benchmarks import Benchmark as BenchmarkSchema
 from backend.schemas.sites import Flavor as FlavorSchema
 from backend.schemas.sites import Site as SiteSchema
 from backend.schemas.tags import Tag as TagSchema
-from backend.single_statement_reads import read_in_one_statement
+from backend.single_statement_reads import connection_outside_transaction, read_outside_transaction
 
 #: The catalogue items a result shows: its name for them, their model and dumper.
 _CATALOGUE = {
@@ -76,13 +86,18 @@ for _model, _reference, _ in _CATALOGUE.values():
     _RESULT_WITH_EVERYTHING = _RESULT_WITH_EVERYTHING.join(_model, _model.id == _reference)
 
 
-def dumped_result(result_id: uuid.UUID) -> dict[str, Any] | None:
-    """The result as ``backend.schemas.results.Result`` dumps it; None if there is none."""
-    read_in_one_statement()
-    state = catalogue_state()
-    rows, catalogue = _with_cached_catalogue(state, result_id)
+def dumped_result(
+    result_id: uuid.UUID, connection: Connection | None = None
+) -> dict[str, Any] | None:
+    """The result as ``backend.schemas.results.Result`` dumps it; None if there is none.
+    Read on ``connection``, by default the session's (outside a transaction)."""
+    if connection is None:
+        with read_outside_transaction() as connection:
+            return dumped_result(result_id, connection)
+    state = catalogue_state(connection.engine)
+    rows, catalogue = _with_cached_catalogue(connection, state, result_id)
     if rows is None:
-        rows = db.session.execute(_RESULT_WITH_EVERYTHING, {"result_id": result_id}).all()
+        rows = connection.execute(_RESULT_WITH_EVERYTHING, {"result_id": result_id}).all()
         if not rows:
             return None
         catalogue = {
@@ -102,12 +117,72 @@ def dumped_result(result_id: uuid.UUID) -> dict[str, Any] | None:
     }
 
 
+class SingleResultFront:
+    """WSGI layer answering ``GET /results/{id}`` of an existing result below Flask, with
+    the body and headers Flask's view and hooks give it (a test compares the two)."""
+
+    _PREFIX = "/results/"
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], app: Flask) -> None:
+        from backend.middleware import SECURITY_HEADERS  # it imports extensions' api
+
+        self.wsgi_app = wsgi_app
+        self.app = app
+        content_type = app.response_class(mimetype=app.json.mimetype).content_type
+        self._static_headers = [("Content-Type", content_type), *SECURITY_HEADERS.items()]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        result_id = self._result_id(environ)
+        body = None if result_id is None else self._answer(result_id)
+        if body is None:
+            return self.wsgi_app(environ, start_response)
+        request_id = chosen_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        start_response(
+            "200 OK",
+            [
+                ("Content-Length", str(len(body))),
+                *self._static_headers,
+                (REQUEST_ID_HEADER, request_id),
+            ],
+        )
+        return [body]
+
+    def _result_id(self, environ: dict[str, Any]) -> uuid.UUID | None:
+        """The id of a bodiless ``GET /results/{id}``, else None (Flask's to answer)."""
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "GET" or not path.startswith(self._PREFIX):
+            return None
+        if environ.get("CONTENT_LENGTH", "0") not in ("", "0") or environ.get(
+            "HTTP_TRANSFER_ENCODING"
+        ):
+            return None
+        segment = path[len(self._PREFIX) :]
+        if not segment or "/" in segment or ":" in segment:
+            return None
+        try:
+            return uuid.UUID(segment)
+        except ValueError:
+            return None
+
+    def _answer(self, result_id: uuid.UUID) -> bytes | None:
+        """The body Flask's view would send, None when Flask is to answer."""
+        try:
+            with (
+                self.app.app_context(),
+                connection_outside_transaction(db.engine) as connection,
+            ):
+                dumped = dumped_result(result_id, connection)
+        except Exception:  # a database error: Flask answers it (503) and logs it
+            return None
+        return None if dumped is None else self.app.json.response(dumped).get_data()
+
+
 def _catalogue_ids(row: Row) -> tuple[uuid.UUID, ...]:
     return (row.benchmark_id, row.site_id, row.flavor_id)
 
 
 def _with_cached_catalogue(
-    state: CatalogueState, result_id: uuid.UUID
+    connection: Connection, state: CatalogueState, result_id: uuid.UUID
 ) -> tuple[list[Row] | None, dict[str, dict]]:
     """The result's rows (read by the small statement) and its dumped catalogue items, if
     the cache holds them; (None, {}) when the big statement must read them."""
@@ -120,7 +195,7 @@ def _with_cached_catalogue(
     }
     if any(item is None for item in catalogue.values()):
         return None, {}
-    rows = db.session.execute(_RESULT_WITH_TAGS, {"result_id": result_id}).all()
+    rows = connection.execute(_RESULT_WITH_TAGS, {"result_id": result_id}).all()
     if rows and _catalogue_ids(rows[0]) != ids:
         return None, {}
     return rows, catalogue

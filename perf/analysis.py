@@ -36,15 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
 from perf import generate  # noqa: E402
-from perf.loadtest import (  # noqa: E402
-    DEFAULT_SERVER,
-    Client,
-    Query,
-    measure,
-    memory_kib,
-    running_service,
-    worker_pids,
-)
+from perf.driver import Client, Query, measure  # noqa: E402
+from perf.service import DEFAULT_SERVER, memory_kib, running_service, worker_pids  # noqa: E402
 
 
 def c_ray_id(base: str) -> str:

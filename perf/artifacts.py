@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from backend.devtools.databases import throwaway_database  # noqa: E402
 from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
 from perf.load import flask  # noqa: E402
-from perf.loadtest import DEFAULT_SERVER, memory_kib, start_gunicorn, worker_pids  # noqa: E402
+from perf.service import DEFAULT_SERVER, memory_kib, start_gunicorn, worker_pids  # noqa: E402
 
 MiB = 1024 * 1024
 BLOCK = os.urandom(MiB)

@@ -38,15 +38,9 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
+from perf.driver import Client, Query, measure  # noqa: E402
 from perf.load import DEFAULT_SERVER, create_database, database_url, drop_database, flask  # noqa: E402
-from perf.loadtest import (  # noqa: E402
-    Client,
-    Query,
-    measure,
-    memory_kib,
-    running_service,
-    worker_pids,
-)
+from perf.service import memory_kib, running_service, worker_pids  # noqa: E402
 
 NAME = "experiments"
 JOBS = 10

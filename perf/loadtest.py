@@ -1,11 +1,12 @@
-"""Load driver: the issue's queries, N concurrent keep-alive clients, a markdown table.
+"""Load test at scale: the issue's queries, N concurrent keep-alive clients, a markdown table.
 
 Starts gunicorn (with the repository's ``gunicorn.conf.py``, workers and threads from the
 command line) on a database loaded by ``perf/load.py`` — or measures a running service
 given by ``--url`` — and a local OIDC issuer whose tokens the service trusts, then runs
 each query of the issue's table for a fixed time with ``--clients`` processes, each on its
-own keep-alive connection. Prints req/s, p50, p99 and errors per query, the workers' peak
-resident memory (VmHWM from /proc), and writes the table as markdown::
+own keep-alive connection (``perf/driver.py``). Prints req/s, p50, p99 and errors per
+query, the workers' peak resident memory (VmHWM from /proc), and writes the table as
+markdown::
 
     python perf/loadtest.py --database perf_1m --output perf/data/table.md
 
@@ -16,346 +17,40 @@ Every loop is bounded (``--seconds`` and ``--max-requests`` per query) and talks
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
-from backend.settings import database_uri  # noqa: E402
 from perf import generate  # noqa: E402
+from perf.driver import Client, Measurement, Query, measure  # noqa: E402
+from perf.service import DEFAULT_SERVER, memory_kib, running_service, worker_pids  # noqa: E402
 
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 C_RAY_SAMPLE = ROOT / "backend" / "devtools" / "sample_data" / "c-ray" / "cesnet-mcc-8.json"
 
 
-@dataclass
-class Query:
-    """One row of the table: what is asked, and the target it must meet."""
+@dataclass(frozen=True)
+class DataIds:
+    """Ids of the data set the queries name: the c-ray benchmark (B), the first generated
+    site (S) and its ``hpc`` flavor (F), a generated tag (T), and the result on page 1,000."""
 
-    label: str
-    method: str
-    path: str
-    target_ms: float
-    target_stat: str = "p99"
-    body: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    expect: int = 200
-
-
-@dataclass
-class Measurement:
-    query: Query
-    latencies_ms: list[float]
-    errors: int
-    seconds: float
-    first_error: str = ""
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies_ms) + self.errors
-
-    def percentile(self, p: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-    @property
-    def met(self) -> bool:
-        value = self.percentile(50 if self.query.target_stat == "p50" else 99)
-        return self.errors == 0 and value <= self.query.target_ms
+    benchmark: str
+    site: str
+    site_name: str
+    flavor: str
+    tag: str
+    result: str
 
 
-class Client:
-    """One keep-alive HTTP/1.1 connection to the service, kept as cheap as possible.
-
-    The driver shares the two cores with gunicorn and PostgreSQL, so every microsecond it
-    spends shows in the service's latencies: requests are sent as prepared bytes and
-    answers read by Content-Length (http.client parses headers with the email package,
-    several times the cost). Only what the service sends is understood: Content-Length
-    or chunked bodies.
-    """
-
-    def __init__(self, base: str) -> None:
-        parts = urllib.parse.urlsplit(base)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.prefix = parts.path.rstrip("/")
-        self.sock: socket.socket | None = None
-        self.buffer = b""
-        self.prepared: dict[int, tuple[Query, bytes]] = {}
-
-    def _bytes(self, query: Query) -> bytes:
-        """The request as bytes, built once per query (kept with it, so that its id is not
-        reused by another query)."""
-        kept = self.prepared.get(id(query))
-        if kept is None or kept[0] is not query:
-            headers = {
-                "Host": f"{self.host}:{self.port}",
-                "Connection": "keep-alive",
-                **query.headers,
-                "Content-Length": str(len(query.body or b"")),
-            }
-            head = f"{query.method} {self.prefix}{query.path} HTTP/1.1\r\n" + "".join(
-                f"{name}: {value}\r\n" for name, value in headers.items()
-            )
-            kept = self.prepared[id(query)] = (query, head.encode() + b"\r\n" + (query.body or b""))
-        return kept[1]
-
-    def request(self, query: Query) -> tuple[int, bytes]:
-        for attempt in (1, 2):
-            if self.sock is None:
-                self.sock = socket.create_connection((self.host, self.port), timeout=30)
-                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self.buffer = b""
-            try:
-                self.sock.sendall(self._bytes(query))
-                return self._response()
-            except (ConnectionResetError, BrokenPipeError, EOFError):
-                # The server closed an idle keep-alive connection: reconnect once.
-                self.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _fill(self) -> None:
-        assert self.sock is not None
-        chunk = self.sock.recv(1 << 18)
-        if not chunk:
-            raise EOFError("connection closed")
-        self.buffer += chunk
-
-    def _response(self) -> tuple[int, bytes]:
-        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
-            self._fill()
-        head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip().lower()
-        if b"content-length" in headers:
-            length = int(headers[b"content-length"])
-            while len(self.buffer) < length:
-                self._fill()
-            body, self.buffer = self.buffer[:length], self.buffer[length:]
-            return status, body
-        if headers.get(b"transfer-encoding") == b"chunked":
-            return status, self._chunked()
-        return status, b""
-
-    def _chunked(self) -> bytes:
-        body = b""
-        while True:
-            while (end := self.buffer.find(b"\r\n")) < 0:
-                self._fill()
-            size = int(self.buffer[:end].split(b";")[0], 16)
-            while len(self.buffer) < end + 2 + size + 2:
-                self._fill()
-            body += self.buffer[end + 2 : end + 2 + size]
-            self.buffer = self.buffer[end + 2 + size + 2 :]
-            if size == 0:
-                return body
-
-    def json(self, path: str, **kwargs: Any) -> Any:
-        status, body = self.request(Query("setup", "GET", path, 0, **kwargs))
-        if status >= 300:
-            raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
-        return json.loads(body)
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-
-def _client_loop(
-    base: str, query: Query, deadline: float, budget: int, out: multiprocessing.SimpleQueue
-) -> None:
-    """One client: its own process and keep-alive connection, until the deadline or its
-    share of the budget; puts (latencies in ms, errors) on ``out``, whatever happens."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    try:
-        _run_client(Client(base), query, deadline, budget, latencies, errors)
-    except Exception as error:  # the parent waits for every client's answer
-        errors.append(repr(error))
-    out.put((latencies, errors))
-
-
-def _run_client(
-    client: Client,
-    query: Query,
-    deadline: float,
-    budget: int,
-    latencies: list[float],
-    errors: list[str],
-) -> None:
-    for _ in range(3):  # warm the connection and the worker's caches
-        client.request(query)
-    while len(latencies) + len(errors) < budget and time.monotonic() < deadline:
-        started = time.perf_counter()
-        try:
-            status, body = client.request(query)
-        except (OSError, EOFError) as error:
-            errors.append(repr(error))
-            client.close()
-            continue
-        elapsed = (time.perf_counter() - started) * 1000
-        if status != query.expect:
-            errors.append(f"{status} {body[:200]!r}")
-        else:
-            latencies.append(elapsed)
-    client.close()
-
-
-def measure(
-    base: str, query: Query, clients: int, seconds: float, max_requests: int
-) -> Measurement:
-    """Run ``query`` from ``clients`` processes until ``seconds`` pass or ``max_requests``.
-
-    Processes, not threads: client threads would share one interpreter lock, and a
-    response that arrives while another client holds it waits for it (up to the 5 ms
-    switch interval), which the latencies would count against the service."""
-    context = multiprocessing.get_context("fork")
-    out = context.SimpleQueue()
-    started = time.monotonic()
-    deadline = started + seconds
-    workers = [
-        context.Process(
-            target=_client_loop,
-            args=(base, query, deadline, -(-max_requests // clients), out),
-            daemon=True,
-        )
-        for _ in range(clients)
-    ]
-    for worker in workers:
-        worker.start()
-    latencies: list[float] = []
-    errors: list[str] = []
-    for _ in workers:
-        own_latencies, own_errors = out.get()
-        latencies.extend(own_latencies)
-        errors.extend(own_errors)
-    for worker in workers:
-        worker.join(timeout=30)
-    return Measurement(
-        query, latencies, len(errors), time.monotonic() - started, errors[0] if errors else ""
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_up(base: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            Client(base).json("/health")
-            return
-        except (OSError, RuntimeError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def worker_pids(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmHWM (peak) and VmRSS (now) of a process, in KiB."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in {"VmHWM", "VmRSS"}:
-            values[name] = int(rest.split()[0])
-    return values
-
-
-def start_gunicorn(
-    database_url: str,
-    issuer: LocalIssuer,
-    workers: int | None = None,
-    threads: int | None = None,
-    access_log: Path | None = None,
-) -> tuple[subprocess.Popen, str]:
-    """gunicorn with the deployment's ``gunicorn.conf.py``: its defaults unless ``workers``
-    or ``threads`` are given; the access log (stdout) goes to ``access_log``, or nowhere."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "SECRET_KEY": "perf-secret",
-        "DATABASE_URL": database_url,
-        "TRUSTED_OP_LIST": issuer.url,
-        "REQUESTS_CA_BUNDLE": str(issuer.ca_bundle),
-        "SSL_CERT_FILE": str(issuer.ca_bundle),
-        "IMAGE_VALIDATION": "off",
-        "NOTIFICATIONS_DELIVERY": "off",
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [
-        sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-        "--bind", f"127.0.0.1:{port}", "backend:create_app()",
-    ]  # fmt: skip
-    if workers is not None:
-        command += ["--workers", str(workers)]
-    if threads is not None:
-        command += ["--threads", str(threads)]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=open(access_log, "w") if access_log else subprocess.DEVNULL,  # noqa: SIM115
-        stderr=open(Path(tempfile.gettempdir()) / "perf-gunicorn.log", "w"),  # noqa: SIM115
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_until_up(base)
-    return process, base
-
-
-@contextmanager
-def running_service(
-    database: str, server: str, issuer: LocalIssuer, **gunicorn: Any
-) -> Iterator[tuple[subprocess.Popen, str]]:
-    """gunicorn (``start_gunicorn``'s options) on the database ``database`` of ``server``,
-    stopped at the end, also when this script gets SIGTERM (a time-out, CI)."""
-    from sqlalchemy import make_url
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    url = make_url(database_uri(server)).set(database=database)
-    process, base = start_gunicorn(url.render_as_string(hide_password=False), issuer, **gunicorn)
-    try:
-        yield process, base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def build_queries(base: str, issuer: LocalIssuer) -> list[Query]:
-    """The issue's table, with ids looked up through the API itself."""
-    client = Client(base)
+def pick_ids(client: Client) -> DataIds:
+    """B, S, F, T and a result id of a ``perf/load.py`` data set, looked up through the API."""
     benchmarks = client.json("/benchmarks?per_page=100")["items"]
     c_ray = next(
         b for b in benchmarks if f"{b['docker_image']}:{b['docker_tag']}" == generate.C_RAY
@@ -367,21 +62,13 @@ def build_queries(base: str, issuer: LocalIssuer) -> list[Query]:
     tags = client.json("/tags?per_page=100")["items"]
     tag = next(t for t in tags if t["name"] == generate.TAGS[3])
     result_id = client.json("/results?per_page=1&page=1000")["items"][0]["id"]
+    return DataIds(c_ray["id"], site["id"], site["name"], flavor["id"], tag["id"], result_id)
 
-    token = issuer.mint("perf-poster", email="perf-poster@example.org")
-    auth = {"Authorization": f"Bearer {token}"}
-    status, _ = client.request(Query("register", "POST", "/users:register", 0, headers=auth))
-    if status not in {201, 409}:
-        raise RuntimeError(f"POST /users:register: {status}")
-    client.close()
-    post_query = urllib.parse.urlencode(
-        {
-            "execution_datetime": datetime(2024, 6, 1, tzinfo=UTC).isoformat(),
-            "benchmark_id": c_ray["id"],
-            "flavor_id": flavor["id"],
-        }
-    )
-    b = c_ray["id"]
+
+def list_queries(ids: DataIds) -> list[Query]:
+    """The issue's list queries: pages of /results under each kind of filter and sort, a
+    search, a deep page (each with this script's p99 target)."""
+    b = ids.benchmark
     q = urllib.parse.quote
     return [
         Query("`/results?per_page=100` (default sort)", "GET", "/results?per_page=100", 150),
@@ -405,24 +92,46 @@ def build_queries(base: str, issuer: LocalIssuer) -> list[Query]:
             f"/results?benchmark_id={b}&sort_by=-json.result.score",
             150,
         ),
-        Query("`/results?tags_ids=T`", "GET", f"/results?tags_ids={tag['id']}", 150),
+        Query("`/results?tags_ids=T`", "GET", f"/results?tags_ids={ids.tag}", 150),
         Query(
             "`/results?site_id=S&flavor_id=F`",
             "GET",
-            f"/results?site_id={site['id']}&flavor_id={flavor['id']}",
+            f"/results?site_id={ids.site}&flavor_id={ids.flavor}",
             150,
         ),
         Query(
             "`/results:search?terms=<site name>`",
             "GET",
-            f"/results:search?terms={q(site['name'])}",
+            f"/results:search?terms={q(ids.site_name)}",
             200,
         ),
         Query("`/results?page=500` (deep page)", "GET", "/results?page=500", 200),
-        Query("`/results/{id}`", "GET", f"/results/{result_id}", 20),
+    ]  # fmt: skip
+
+
+def build_queries(base: str, issuer: LocalIssuer) -> list[Query]:
+    """The issue's table, with ids looked up through the API itself."""
+    client = Client(base)
+    ids = pick_ids(client)
+    token = issuer.mint("perf-poster", email="perf-poster@example.org")
+    auth = {"Authorization": f"Bearer {token}"}
+    status, _ = client.request(Query("register", "POST", "/users:register", 0, headers=auth))
+    if status not in {201, 409}:
+        raise RuntimeError(f"POST /users:register: {status}")
+    client.close()
+    post_query = urllib.parse.urlencode(
+        {
+            "execution_datetime": datetime(2024, 6, 1, tzinfo=UTC).isoformat(),
+            "benchmark_id": ids.benchmark,
+            "flavor_id": ids.flavor,
+        }
+    )
+    return [
+        *list_queries(ids),
+        Query("`/results/{id}`", "GET", f"/results/{ids.result}", 20),
         Query("`/sites`", "GET", "/sites", 20),
         Query("`/benchmarks`", "GET", "/benchmarks", 20),
-        Query("`/sites/{id}/flavors`", "GET", f"/sites/{site['id']}/flavors", 20),
+        Query("`/sites/{id}/flavors`", "GET", f"/sites/{ids.site}/flavors", 20),
         Query(
             "`POST /results` (one c-ray result)",
             "POST",

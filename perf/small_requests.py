@@ -9,9 +9,12 @@ each route and prints req/s and p99 beside the targets, as a markdown table::
     python perf/load.py --generate 100000 --name 100k
     python perf/small_requests.py --database perf_100k
 
-wrk comes from Debian (installed by this script with apt-get when missing). Only
-127.0.0.1 is contacted; every run is bounded by ``--seconds``. ``--access-log off`` and
-``--workers``/``--threads`` measure other configurations for comparison.
+The list queries (pages of ``/results`` under each filter and sort, a search, a deep page)
+are ``perf/loadtest.py``'s, with the ids it picks; their target here is the issue's
+>= 150 req/s each. wrk comes from Debian (installed by this script with apt-get when
+missing). Only 127.0.0.1 is contacted; every run is bounded by ``--seconds``.
+``--access-log off`` and ``--workers``/``--threads`` measure other configurations for
+comparison.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
-from perf.loadtest import DEFAULT_SERVER, Client, Query, running_service, worker_pids  # noqa: E402
+from perf.driver import Client, Query  # noqa: E402
+from perf.loadtest import list_queries, pick_ids  # noqa: E402
+from perf.service import DEFAULT_SERVER, running_service, worker_pids  # noqa: E402
 
 
 @dataclass
@@ -96,13 +101,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+#: The issue's target for every list query of the Performance table (10x the reference).
+LIST_MIN_RPS = 150
+
+
 def build_routes(base: str, issuer: LocalIssuer) -> list[Route]:
-    """The issue's routes, with ids looked up through the API itself."""
+    """The issue's routes, with ids looked up through the API itself (as
+    ``perf/loadtest.py`` picks them), then every list query of the Performance table."""
     client = Client(base)
-    site = client.json("/sites?per_page=1")["items"][0]
-    flavor = client.json(f"/sites/{site['id']}/flavors?per_page=1")["items"][0]
-    benchmark = client.json("/benchmarks?per_page=1")["items"][0]
-    result_id = client.json("/results?per_page=1&page=1000")["items"][0]["id"]
+    ids = pick_ids(client)
     token = issuer.mint("perf-reader", email="perf-reader@example.org")
     bearer = f"Bearer {token}"
     status, _ = client.request(
@@ -115,16 +122,16 @@ def build_routes(base: str, issuer: LocalIssuer) -> list[Route]:
     return [
         Route("`/sites`", "/sites", catalogue, 5),
         Route("`/benchmarks`", "/benchmarks", catalogue, 5),
-        Route("`/sites/{id}/flavors`", f"/sites/{site['id']}/flavors", catalogue, 5),
+        Route("`/sites/{id}/flavors`", f"/sites/{ids.site}/flavors", catalogue, 5),
         Route("`/tags`", "/tags", catalogue, 5),
-        Route("`/flavors/{id}`", f"/flavors/{flavor['id']}", catalogue, 5),
-        Route("`/benchmarks/{id}`", f"/benchmarks/{benchmark['id']}", catalogue, 5),
-        Route("`/results/{id}`", f"/results/{result_id}", 1500, 8),
+        Route("`/flavors/{id}`", f"/flavors/{ids.flavor}", catalogue, 5),
+        Route("`/benchmarks/{id}`", f"/benchmarks/{ids.benchmark}", catalogue, 5),
+        Route("`/results/{id}`", f"/results/{ids.result}", 1500, 8),
         Route("`/benchmarks:search?terms=`", "/benchmarks:search?terms=c-ray", 2000),
         Route("`/sites:search?terms=`", "/sites:search?terms=cloud", 2000),
         Route("`/tags:search?terms=`", "/tags:search?terms=gpu", 2000),
         Route("`/users/self` (token)", "/users/self", 1000, headers=(f"Authorization: {bearer}",)),
-        Route("`/results?per_page=100`", "/results?per_page=100", 150),
+        *(Route(query.label, query.path, LIST_MIN_RPS) for query in list_queries(ids)),
     ]
 
 

@@ -3,11 +3,12 @@
 Measured on a page of 100 results: loading them as ORM objects (with their benchmark,
 site, flavor and tags) and dumping them field by field with marshmallow took about 65 ms
 of Python; this module does the same job in a fraction of that. It reads the page's
-columns with one Core query and the tags of the page with one more; each catalogue item of
-the page (a handful) comes dumped from the catalogue cache (``backend.response_cache``,
-valid while the catalogue is unchanged), or is read once and kept there: three statements
-and their ORM loading (about a third of a warm page's worker CPU) saved on every page but
-a worker's first. ``GET /results/{id}`` shares that cache (``dumped_catalogue``). The
+columns, with the names of each result's tags, in one Core query; each catalogue item of
+the page (a handful of benchmarks, sites and flavors, the tags by name) comes dumped from
+the catalogue cache (``backend.response_cache``, valid while the catalogue is unchanged),
+or is read once and kept there: three statements and their ORM loading (about a third
+of a warm page's worker CPU) saved on every page but a worker's first. ``GET
+/results/{id}`` shares that cache (``catalogue_key``). The
 catalogue items are dumped after their own marshmallow schemas' fields, the result fields
 the way ``backend.schemas.results.Result`` dumps them (``tests/results/test_pages.py``
 holds the two to the same output).
@@ -16,19 +17,20 @@ holds the two to the same output).
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, String, Uuid, cast, select
 from sqlalchemy.orm import lazyload
 
+from backend.dialects import sorted_list
 from backend.extensions import db
 from backend.models import Benchmark, Flavor, Result, Site, Tag, results_tags
 from backend.response_cache import CatalogueState, catalogue_state
+from backend.result_finding.selection import dialect
 from backend.schemas.benchmarks import Benchmark as BenchmarkSchema
 from backend.schemas.common import AwareDateTime
 from backend.schemas.results import DumpedItems
@@ -63,7 +65,7 @@ def plain_dumper(schema: ma.Schema) -> Callable[[Any], dict]:
             convert: Callable[[Any], Any] | None = str
         elif isinstance(field, AwareDateTime):
             convert = iso
-        elif type(field) in (fields.String, fields.Url, fields.Dict, fields.Raw):
+        elif type(field) in (fields.String, fields.Email, fields.Url, fields.Dict, fields.Raw):
             convert = None
         else:
             return schema.dump
@@ -86,8 +88,33 @@ _DUMPERS: dict[type, Callable[[Any], dict]] = {
     Tag: plain_dumper(TagSchema()),
 }
 
-#: The catalogue items a result shows, by the name of its field for them.
-CATALOGUE_PARTS: dict[str, type] = {"benchmark": Benchmark, "site": Site, "flavor": Flavor}
+#: The catalogue items a result shows, by the name of its field for them, with the column
+#: a page finds them by: tags by name (a page's row lists the names of its result's tags).
+CATALOGUE_PARTS: dict[str, tuple[type, Any]] = {
+    "benchmark": (Benchmark, Benchmark.id),
+    "site": (Site, Site.id),
+    "flavor": (Flavor, Flavor.id),
+    "tag": (Tag, Tag.name),
+}
+
+
+def ids_as_text(columns: Iterable[Any], dialect: str) -> tuple[Any, ...]:
+    """``columns`` with the UUID ones read as their text on PostgreSQL (the same text as
+    ``str(uuid)``): a page reads some 700 ids, and making each a ``uuid.UUID`` (the
+    driver's typecaster), hashing and comparing them as dictionary keys, then writing
+    them out again took about a fifth of its worker CPU. Elsewhere (SQLite keeps them as
+    32 hex digits) the columns stay as they are; ``text_keys`` makes either kind a key."""
+    if dialect != "postgresql":
+        return tuple(columns)
+    return tuple(
+        cast(column, String).label(column.key) if isinstance(column.type, Uuid) else column
+        for column in columns
+    )
+
+
+def text_keys(ids: Iterable[Any]) -> set[str]:
+    """Ids (text or ``uuid.UUID``) as the text keys items are found under."""
+    return {str(item_id) for item_id in ids}
 
 
 def page_loader(order: Callable[[Select], Select]) -> Callable[[Select], DumpedItems]:
@@ -98,82 +125,77 @@ def page_loader(order: Callable[[Select], Select]) -> Callable[[Select], DumpedI
     def load(page: Select) -> DumpedItems:
         state = catalogue_state()  # before anything it may keep is read
         ids = page.with_only_columns(Result.id).subquery("page")
-        stmt = order(select(*ITEM_COLUMNS).join(ids, ids.c.id == Result.id))
+        name = dialect()
+        tag_names = sorted_list(Tag.name, _TAG_NAMES, name).label("tag_names")
+        columns = ids_as_text(ITEM_COLUMNS, name)
+        stmt = order(select(*columns, tag_names).join(ids, ids.c.id == Result.id))
         return dump_results(db.session.execute(stmt).all(), state)
 
     return load
 
 
+#: The names of a result's tags (correlated to ``results``), read with its row: a
+#: statement of their own, with the page's ids as its parameters, cost about a tenth of
+#: a page's worker CPU.
+_TAG_NAMES = (
+    select(Tag.name)
+    .join(results_tags, results_tags.c.tag_id == Tag.id)
+    .where(results_tags.c.result_id == Result.id)
+)
+
+
 def dump_results(rows: list[Row], state: CatalogueState) -> DumpedItems:
-    """The items of a page, as ``backend.schemas.results.Result`` would dump them."""
-    tags = tags_of([row.id for row in rows])
-    benchmarks = dumped_catalogue(state, "benchmark", {row.benchmark_id for row in rows})
-    sites = dumped_catalogue(state, "site", {row.site_id for row in rows})
-    flavors = dumped_catalogue(state, "flavor", {row.flavor_id for row in rows})
+    """The items of a page (rows of ``ITEM_COLUMNS`` and their ``tag_names``, in order),
+    as ``backend.schemas.results.Result`` would dump them."""
+    benchmarks = dumped_catalogue(state, "benchmark", text_keys(row.benchmark_id for row in rows))
+    sites = dumped_catalogue(state, "site", text_keys(row.site_id for row in rows))
+    flavors = dumped_catalogue(state, "flavor", text_keys(row.flavor_id for row in rows))
+    tags = dumped_catalogue(state, "tag", {name for row in rows for name in row.tag_names or ()})
     return DumpedItems(
         {
             "id": str(row.id),
             "execution_datetime": iso(row.execution_datetime),
             "upload_datetime": iso(row.upload_datetime),
-            "benchmark": benchmarks[row.benchmark_id],
-            "site": sites[row.site_id],
-            "flavor": flavors[row.flavor_id],
-            "tags": tags.get(row.id, []),
+            "benchmark": benchmarks[str(row.benchmark_id)],
+            "site": sites[str(row.site_id)],
+            "flavor": flavors[str(row.flavor_id)],
+            "tags": [tags[name] for name in row.tag_names or ()],
             "json": row.json,
         }
         for row in rows
     )
 
 
-def catalogue_key(name: str, item_id: uuid.UUID) -> str:
+def catalogue_key(name: str, item_id: uuid.UUID | str) -> str:
     """Where the catalogue cache keeps a dumped catalogue item (``name``: a
     ``CATALOGUE_PARTS`` key)."""
     return f"{name}:{item_id}"
 
 
-def dumped_catalogue(
-    state: CatalogueState, name: str, ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, dict]:
-    """The dumped ``name`` items of these ids: from the catalogue cache while it holds
-    them, the others read in one statement and kept there."""
-    found: dict[uuid.UUID, dict] = {}
+def dumped_catalogue(state: CatalogueState, name: str, keys: Iterable[str]) -> dict[str, dict]:
+    """The dumped ``name`` items of these keys (ids as text, or tag names): from the
+    catalogue cache while it holds them, the others read in one statement and kept there."""
+    found: dict[str, dict] = {}
     missing = []
-    for item_id in ids:
-        dumped = state.recall(catalogue_key(name, item_id))
+    for key in keys:
+        dumped = state.recall(catalogue_key(name, key))
         if dumped is None:
-            missing.append(item_id)
+            missing.append(key)
         else:
-            found[item_id] = dumped
-    for item_id, dumped in dumped_by_id(CATALOGUE_PARTS[name], missing).items():
-        state.remember(catalogue_key(name, item_id), dumped)
-        found[item_id] = dumped
+            found[key] = dumped
+    for key, dumped in dumped_by_key(*CATALOGUE_PARTS[name], missing).items():
+        state.remember(catalogue_key(name, key), dumped)
+        found[key] = dumped
     return found
 
 
-def dumped_by_id(model: type, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict]:
-    """Each catalogue item of these ids, dumped once by its own schema."""
-    wanted = list(ids)
+def dumped_by_key(model: type, column: Any, keys: Iterable[str]) -> dict[str, dict]:
+    """Each catalogue item whose ``column`` holds one of these keys (ids as text, or
+    names), dumped once by its own schema, by its key."""
+    convert = uuid.UUID if isinstance(column.type, Uuid) else str
+    wanted = [convert(key) for key in keys]
     if not wanted:
         return {}
-    items = db.session.scalars(select(model).options(lazyload("*")).where(model.id.in_(wanted)))
+    items = db.session.scalars(select(model).options(lazyload("*")).where(column.in_(wanted)))
     dump = _DUMPERS[model]
-    return {item.id: dump(item) for item in items}
-
-
-def tags_of(result_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict]]:
-    """The dumped tags of each result, by name (as ``Result.tags`` orders them)."""
-    if not result_ids:
-        return {}
-    stmt = (
-        select(results_tags.c.result_id, Tag.id, Tag.name, Tag.description, Tag.upload_datetime)
-        .join(Tag, Tag.id == results_tags.c.tag_id)
-        .where(results_tags.c.result_id.in_(result_ids))
-        .order_by(Tag.name)
-    )
-    dumped: dict[uuid.UUID, dict] = {}
-    tags: dict[uuid.UUID, list[dict]] = defaultdict(list)
-    for row in db.session.execute(stmt):
-        if row.id not in dumped:
-            dumped[row.id] = _DUMPERS[Tag](row)
-        tags[row.result_id].append(dumped[row.id])
-    return tags
+    return {str(getattr(item, column.key)): dump(item) for item in items}

@@ -2,7 +2,8 @@
 
 On PostgreSQL the index tables beside the results may answer totals, numeric JSON filters
 and JSON-sorted pages (``indexed``); the plain query of ``selection`` is always the
-fallback, and SQLite always takes it.
+fallback, and SQLite always takes it. Public pages read outside a transaction
+(``backend.single_statement_reads``): two round trips fewer.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from backend.result_finding.selection import (
     select_results,
     sort_results,
 )
+from backend.single_statement_reads import read_outside_transaction
 
 
 def indexed_total(statement: Select | None) -> int | None:
@@ -70,7 +72,8 @@ def list_page(args: Mapping[str, Any], stmt: Select, *, from_index: bool = False
 
 def visible_page(args: Mapping[str, Any]) -> dict:
     """GET /results: a page of the visible results."""
-    return list_page(args, select_results(), from_index=True)
+    with read_outside_transaction():
+        return list_page(args, select_results(), from_index=True)
 
 
 def own_page(args: Mapping[str, Any], uploader_id: Any) -> dict:
@@ -81,12 +84,13 @@ def own_page(args: Mapping[str, Any], uploader_id: Any) -> dict:
 
 def search_page(args: Mapping[str, Any]) -> dict:
     """GET /results:search: a page of the visible results that match every term."""
-    terms = [term for term in args["terms"] if term]
-    stmt = filter_upload(select_results(), Result.upload_datetime, args)
-    stmt = search_results(stmt, terms)
-    stmt = sort_results(stmt, args.get("sort_by"), joined=False)
-    total = None
-    if dialect() == "postgresql":
-        condition = all_terms_match(terms) if terms else None
-        total = indexed_total(search_total(args, terms, condition))
-    return paginate(stmt, args, total=total, load=page_loader(ordered_as(args.get("sort_by"))))
+    with read_outside_transaction():
+        terms = [term for term in args["terms"] if term]
+        stmt = filter_upload(select_results(), Result.upload_datetime, args)
+        stmt = search_results(stmt, terms)
+        stmt = sort_results(stmt, args.get("sort_by"), joined=False)
+        total = None
+        if dialect() == "postgresql":
+            condition = all_terms_match(terms) if terms else None
+            total = indexed_total(search_total(args, terms, condition))
+        return paginate(stmt, args, total=total, load=page_loader(ordered_as(args.get("sort_by"))))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from flask import current_app
+from sqlalchemy import bindparam, delete, select
 
 from backend import auth
 from backend.errors import DomainError, InvalidArguments, NotFound
 from backend.extensions import db
 from backend.models import Claim, User
 from backend.queries import filter_equal, paginate, search, sort
+from backend.result_finding.items import plain_dumper
 from backend.result_finding.pages import own_page
 from backend.routes.blueprint import Blueprint
 from backend.routes.reports import list_claims
@@ -16,7 +18,7 @@ from backend.schemas.reports import ClaimFilterArgs, Claims
 from backend.schemas.results import ResultFilterArgs, Results
 from backend.schemas.users import User as UserSchema
 from backend.schemas.users import UserFilterArgs, UserRemoveArgs, Users, UserSearchArgs
-from backend.single_statement_reads import read_in_one_statement
+from backend.single_statement_reads import read_outside_transaction
 from backend.unit_of_work import commit
 
 blp = Blueprint("users", __name__, description="Users")
@@ -61,17 +63,27 @@ def register():
     return user
 
 
+#: ``User.find`` as one prebuilt Core statement: building the select and loading an ORM
+#: object were about a fifth of the request's worker CPU.
+_FIND_SELF = select(*(getattr(User, name) for name in UserSchema().dump_fields)).where(
+    User.sub == bindparam("sub"), User.iss == bindparam("iss")
+)
+_dump_user = plain_dumper(UserSchema())
+
+
 @blp.route("/users/self", methods=["GET"])
 @blp.access("token")
 @blp.response(200, UserSchema)
 def get_self():
     """Retrieve your registered user (404 if you are not registered)"""
     infos = auth.token_infos()
-    read_in_one_statement()
-    user = User.find(infos.subject, infos.issuer)
+    with read_outside_transaction() as connection:
+        user = connection.execute(
+            _FIND_SELF, {"sub": infos.subject, "iss": infos.issuer.rstrip("/")}
+        ).one_or_none()
     if user is None:
         raise NotFound("You are not registered; register with POST /users:register.")
-    return user
+    return current_app.json.response(_dump_user(user))
 
 
 @blp.route("/users/self:update", methods=["POST"])
