@@ -129,7 +129,7 @@ def page_loader(order: Callable[[Select], Select]) -> Callable[[Select], DumpedI
         tag_names = sorted_list(Tag.name, _TAG_NAMES, name).label("tag_names")
         columns = ids_as_text(ITEM_COLUMNS, name)
         stmt = order(select(*columns, tag_names).join(ids, ids.c.id == Result.id))
-        return dump_results(db.session.execute(stmt).all(), state)
+        return dump_results(db.session.connection().execute(stmt).all(), state)
 
     return load
 

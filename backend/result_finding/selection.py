@@ -17,6 +17,7 @@ from backend.dialects import json_match, json_sort_keys
 from backend.extensions import db
 from backend.models import Benchmark, Flavor, Result, Site, Tag, results_tags
 from backend.queries import contains, filter_equal, filter_range, filter_upload
+from backend.response_cache import catalogue_state
 from backend.result_finding.indexed import CatalogueCondition, number_match, tracked_path
 
 #: Columns results sort by; *_name keys need the catalogue tables joined.
@@ -66,6 +67,8 @@ def filter_results(
     ``tracked``: JSON paths whose numeric filters may be answered by ``result_numbers``
     (only for visible results of the benchmark in ``args``; see ``pages.list_page``).
     """
+    if implied_site(args):
+        args = {**args, "site_id": None}
     stmt = filter_equal(
         stmt,
         args,
@@ -91,6 +94,26 @@ def filter_results(
             indexed if indexed is not None else json_match(dialect(), Result.json, path, op, value)
         )
     return stmt
+
+
+def implied_site(args: Mapping[str, Any]) -> bool:
+    """Whether ``args`` name a flavor and its own site: a result's site is its flavor's
+    (``Result.__init__``, the v1 import), so the site condition adds nothing. Left in, it
+    makes PostgreSQL combine the site and flavor indexes and sort what they find (7 ms
+    for a site of 10,000 results at 100,000) instead of reading the first page of the
+    flavor's index in order (0.5 ms). The flavor's site is kept in the catalogue cache."""
+    site_id, flavor_id = args.get("site_id"), args.get("flavor_id")
+    if site_id is None or flavor_id is None:
+        return False
+    state = catalogue_state()
+    key = f"flavor-site:{flavor_id}"
+    flavor_site = state.recall(key)
+    if flavor_site is None:
+        flavor_site = db.session.scalar(select(Flavor.site_id).where(Flavor.id == flavor_id))
+        if flavor_site is None:
+            return False
+        state.remember(key, flavor_site)
+    return flavor_site == site_id
 
 
 def catalogue_match(term: str) -> CatalogueCondition:

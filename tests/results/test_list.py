@@ -174,6 +174,22 @@ def test_filters_by_catalogue_ids_and_dates(client):
     assert ids(client.get("/results?upload_before=2000-01-01")) == []
 
 
+def test_a_flavor_with_its_own_site_or_another(client):
+    """The site condition is dropped when it is the flavor's own (implied), and a flavor
+    of another site still selects nothing, in the page, its total and an aggregate."""
+    site = SiteFactory()
+    flavor, elsewhere = FlavorFactory(site=site), FlavorFactory()
+    mine = [ResultFactory(flavor=flavor), ResultFactory(flavor=flavor)]
+    ResultFactory(flavor=elsewhere)
+    own = client.get(f"/results?site_id={site.id}&flavor_id={flavor.id}")
+    assert set(ids(own)) == {str(r.id) for r in mine} and own.json["total"] == 2
+    for _ in range(2):  # the second time the flavor's site comes from the catalogue cache
+        crossed = client.get(f"/results?site_id={site.id}&flavor_id={elsewhere.id}")
+        assert ids(crossed) == [] and crossed.json["total"] == 0
+    unknown = client.get(f"/results?site_id={site.id}&flavor_id={site.id}")
+    assert ids(unknown) == []
+
+
 def test_tags_ids_must_all_be_carried_and_axios_style_works(client):
     gpu, hpc = TagFactory(name="gpu"), TagFactory(name="hpc")
     both = ResultFactory(tags=[gpu, hpc])
