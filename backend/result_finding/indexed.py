@@ -163,17 +163,18 @@ def numbers_total(args: Mapping[str, Any], tracked: frozenset[str]) -> int | Non
 
 
 def number_match(
-    result_id: ColumnElement, path: Sequence[str], op: str, value: Any
-) -> ColumnElement[bool] | None:
-    """A numeric JSON filter on a tracked path as a lookup in ``result_numbers`` (an index
-    the planner has statistics for, unlike jsonpath on documents), or None for other
-    values. Exact for visible results of a benchmark that tracks ``path``."""
-    number = numeric(value)
-    if number is None:
-        return None
+    result_id: ColumnElement, path: Sequence[str], comparisons: Sequence[tuple[str, Decimal]]
+) -> ColumnElement[bool]:
+    """Numeric JSON filters on one tracked path (``(op, numeric(value))`` pairs, all of
+    them to hold) as one lookup in ``result_numbers`` (an index the planner has
+    statistics for, unlike jsonpath on documents): a range such as ``> 4`` and ``< 20``
+    probes each result once, not twice. Exact for visible results of a benchmark that
+    tracks ``path``."""
     n = result_numbers.c
     return exists().where(
-        n.result_id == result_id, n.path == tracked_path(path), compare(n.value, op, number)
+        n.result_id == result_id,
+        n.path == tracked_path(path),
+        *(compare(n.value, op, number) for op, number in comparisons),
     )
 
 

@@ -8,7 +8,8 @@ and ``aggregates``; ``tracked`` numeric filters are answered by ``indexed`` (Pos
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, select
@@ -18,7 +19,7 @@ from backend.extensions import db
 from backend.models import Benchmark, Flavor, Result, Site, Tag, results_tags
 from backend.queries import contains, filter_equal, filter_range, filter_upload
 from backend.response_cache import catalogue_state
-from backend.result_finding.indexed import CatalogueCondition, number_match, tracked_path
+from backend.result_finding.indexed import CatalogueCondition, number_match, numeric, tracked_path
 
 #: Columns results sort by; *_name keys need the catalogue tables joined.
 SORT_COLUMNS = {
@@ -86,13 +87,15 @@ def filter_results(
         stmt = stmt.where(
             exists().where(results_tags.c.result_id == Result.id, results_tags.c.tag_id == tag_id)
         )
+    by_number: dict[str, tuple[Sequence[str], list[tuple[str, Decimal]]]] = {}
     for path, op, value in args.get("filters") or []:
-        indexed = (
-            number_match(Result.id, path, op, value) if tracked_path(path) in tracked else None
-        )
-        stmt = stmt.where(
-            indexed if indexed is not None else json_match(dialect(), Result.json, path, op, value)
-        )
+        number = numeric(value) if tracked_path(path) in tracked else None
+        if number is None:
+            stmt = stmt.where(json_match(dialect(), Result.json, path, op, value))
+        else:
+            by_number.setdefault(tracked_path(path), (path, []))[1].append((op, number))
+    for path, comparisons in by_number.values():
+        stmt = stmt.where(number_match(Result.id, path, comparisons))
     return stmt
 
 
