@@ -85,6 +85,10 @@ def load() -> dict[str, Any]:
         # Catalogue answers (sites, flavors, benchmarks, tags) each worker keeps, valid while
         # the catalogue is unchanged (backend.response_cache); 0 turns the cache off.
         "CATALOGUE_CACHE_ENTRIES": env.int("CATALOGUE_CACHE_ENTRIES", 1024),
+        # Public pages of results each worker keeps written out (up to 1 MiB each), valid
+        # while the results and the catalogue are unchanged (PostgreSQL only;
+        # backend.result_finding.pages); 0 turns it off.
+        "RESULT_PAGE_CACHE_ENTRIES": env.int("RESULT_PAGE_CACHE_ENTRIES", 32),
         # On PostgreSQL, learn catalogue changes by LISTEN/NOTIFY (one extra connection per
         # worker) instead of reading the catalogue version on every cached request. Turn it
         # off behind PgBouncer in transaction mode, which does not deliver notifications.

@@ -4,22 +4,35 @@ On PostgreSQL the index tables beside the results may answer totals, numeric JSO
 and JSON-sorted pages (``indexed``); the plain query of ``selection`` is always the
 fallback, and SQLite always takes it. Public pages read outside a transaction
 (``backend.single_statement_reads``): two round trips fewer.
+
+Public pages on PostgreSQL are also kept, written out, per worker (``kept_page``) under
+the state of the data they were read in: the benchmarks' result versions (which every
+committed change to results or their tags moves, ``backend.models.result_index``) and
+the catalogue's version. A page asked for again in the same state is exact without
+reading it again; the first page of a list, or the frontend's usual filters, are asked
+for by every visitor. Checking the state costs one small read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+from flask import current_app
 from sqlalchemy import Select
 
 from backend.extensions import db
+from backend.lru_cache import LruCache
 from backend.models import Result
 from backend.queries import filter_upload, paginate
+from backend.response_cache import catalogue_state
 from backend.result_finding.indexed import (
+    arguments_key,
     counted_total,
     json_sorted,
     numbers_total,
+    result_versions,
     search_total,
     tracked_paths,
 )
@@ -73,7 +86,7 @@ def list_page(args: Mapping[str, Any], stmt: Select, *, from_index: bool = False
 def visible_page(args: Mapping[str, Any]) -> dict:
     """GET /results: a page of the visible results."""
     with read_outside_transaction():
-        return list_page(args, select_results(), from_index=True)
+        return kept_page("list", args, lambda: list_page(args, select_results(), from_index=True))
 
 
 def own_page(args: Mapping[str, Any], uploader_id: Any) -> dict:
@@ -85,12 +98,61 @@ def own_page(args: Mapping[str, Any], uploader_id: Any) -> dict:
 def search_page(args: Mapping[str, Any]) -> dict:
     """GET /results:search: a page of the visible results that match every term."""
     with read_outside_transaction():
-        terms = [term for term in args["terms"] if term]
-        stmt = filter_upload(select_results(), Result.upload_datetime, args)
-        stmt = search_results(stmt, terms)
-        stmt = sort_results(stmt, args.get("sort_by"), joined=False)
-        total = None
-        if dialect() == "postgresql":
-            condition = all_terms_match(terms) if terms else None
-            total = indexed_total(search_total(args, terms, condition))
-        return paginate(stmt, args, total=total, load=page_loader(ordered_as(args.get("sort_by"))))
+        return kept_page("search", args, lambda: _search_page(args))
+
+
+def _search_page(args: Mapping[str, Any]) -> dict:
+    terms = [term for term in args["terms"] if term]
+    stmt = filter_upload(select_results(), Result.upload_datetime, args)
+    stmt = search_results(stmt, terms)
+    stmt = sort_results(stmt, args.get("sort_by"), joined=False)
+    total = None
+    if dialect() == "postgresql":
+        condition = all_terms_match(terms) if terms else None
+        total = indexed_total(search_total(args, terms, condition))
+    return paginate(stmt, args, total=total, load=page_loader(ordered_as(args.get("sort_by"))))
+
+
+#: The largest written-out page ``kept_page`` keeps.
+KEPT_PAGE_MAX_BYTES = 1 << 20
+
+
+def kept_pages() -> LruCache[tuple, tuple[dict, orjson.Fragment]] | None:
+    """This app's kept pages (None when RESULT_PAGE_CACHE_ENTRIES is 0)."""
+    entries = current_app.config["RESULT_PAGE_CACHE_ENTRIES"]
+    if entries <= 0:
+        return None
+    return current_app.extensions.setdefault("backend.result_pages", LruCache(entries))
+
+
+def kept_page(kind: str, args: Mapping[str, Any], read: Callable[[], dict]) -> dict:
+    """The page ``read`` gives, or the same page kept from an earlier request in the same
+    state of the data (PostgreSQL; see the module's docstring). Its items come written
+    out (an ``orjson.Fragment``): kept as bytes, a page of 100 results costs some 300 KB
+    of a worker's memory rather than a megabyte of Python objects, and is not written
+    out again. A page read while the data changed is not kept, nor one over
+    ``KEPT_PAGE_MAX_BYTES`` or one orjson cannot write (integers beyond 64 bits)."""
+    cache = kept_pages()
+    if cache is None or dialect() != "postgresql" or current_app.debug:
+        return read()
+    state = catalogue_state()
+    if state.version is None:
+        return read()
+    key = (kind, arguments_key(args), result_versions(), state.version, bytes(state.epoch))
+    kept = cache.get(key)
+    if kept is not None:
+        return {**kept[0], "items": kept[1]}
+    page = read()
+    try:
+        items = orjson.dumps(list(page["items"]), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return page
+    after = catalogue_state()
+    if (
+        len(items) <= KEPT_PAGE_MAX_BYTES
+        and (after.version, after.epoch) == (state.version, state.epoch)
+        and result_versions() == key[2]
+    ):
+        fields = {name: value for name, value in page.items() if name != "items"}
+        cache.put(key, (fields, orjson.Fragment(items)))
+    return page

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import marshmallow as ma
+import orjson
 from marshmallow import fields, validate
 from webargs.fields import DelimitedList
 
@@ -131,9 +132,12 @@ class DumpedItems(list):
 
 class ResultItems(fields.List):
     """``items`` of a results page: documented as a list of ``Result``; dumped items
-    (``DumpedItems``) pass through, anything else is dumped by ``Result``."""
+    (``DumpedItems``) pass through, as do items already written out (a kept page's
+    ``orjson.Fragment``); anything else is dumped by ``Result``."""
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, orjson.Fragment):
+            return value
         if isinstance(value, DumpedItems):
             return list(value)
         return super()._serialize(value, attr, obj, **kwargs)

@@ -48,8 +48,10 @@ def test_a_page_costs_a_constant_number_of_statements(client, counter, count):
     assert all(
         item["benchmark"] and item["site"] and item["flavor"] for item in response.json["items"]
     )
-    # count + page + benchmarks + sites + flavors + tags
-    assert len(counter.statements) <= 6, counter.statements
+    # count + page + benchmarks + sites + flavors + tags; on PostgreSQL also the result
+    # versions before and after, under which the page is kept (result_finding.pages)
+    kept = 2 if db.engine.dialect.name == "postgresql" else 0
+    assert len(counter.statements) <= 6 + kept, counter.statements
 
 
 def test_a_later_page_takes_its_catalogue_items_from_the_cache(client, counter):
