@@ -31,7 +31,13 @@ sys.path.insert(0, str(ROOT))
 from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
 from perf import generate  # noqa: E402
 from perf.driver import Client, Measurement, Query, measure  # noqa: E402
-from perf.service import DEFAULT_SERVER, memory_kib, running_service, worker_pids  # noqa: E402
+from perf.service import (  # noqa: E402
+    DEFAULT_SERVER,
+    changed_settings,
+    memory_kib,
+    running_service,
+    worker_pids,
+)
 
 C_RAY_SAMPLE = ROOT / "backend" / "devtools" / "sample_data" / "c-ray" / "cesnet-mcc-8.json"
 
@@ -203,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"gunicorn gthread, {args.workers} workers x {args.threads} threads, "
                     f"database {args.database}"
                 )
+                if changed_settings():
+                    setup += f", {changed_settings()}"
             setup += f"; {args.clients} keep-alive clients, {args.seconds:g} s per query"
             load_before = os.getloadavg()[0]
             queries = build_queries(base, issuer)

@@ -116,3 +116,19 @@ def running_service(
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+#: Settings of the service that change the perf tables' figures; a table's setup line
+#: names those set in the environment (which the service inherits), e.g.
+#: ``RESULT_PAGE_CACHE_ENTRIES=0`` for result pages read afresh every time.
+SETTINGS = (
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+    "CATALOGUE_CACHE_ENTRIES",
+    "RESULT_PAGE_CACHE_ENTRIES",
+)
+
+
+def changed_settings() -> str:
+    """The ``SETTINGS`` set in this environment, as ``NAME=value`` words ('' for none)."""
+    return " ".join(f"{name}={os.environ[name]}" for name in SETTINGS if name in os.environ)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from backend.devtools.oidc_issuer import LocalIssuer  # noqa: E402
 from perf.driver import Client, Query  # noqa: E402
 from perf.loadtest import list_queries, pick_ids  # noqa: E402
-from perf.service import DEFAULT_SERVER, running_service, worker_pids  # noqa: E402
+from perf.service import DEFAULT_SERVER, changed_settings, running_service, worker_pids  # noqa: E402
 
 
 @dataclass
@@ -162,17 +162,6 @@ def table(rows: list[tuple[Route, WrkResult]], setup: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: Settings of the service that change these figures; the table names any set in the
-#: environment (which the service inherits), e.g. ``RESULT_PAGE_CACHE_ENTRIES=0`` for
-#: pages read afresh every time.
-SETTINGS = (
-    "WEB_CONCURRENCY",
-    "GUNICORN_THREADS",
-    "CATALOGUE_CACHE_ENTRIES",
-    "RESULT_PAGE_CACHE_ENTRIES",
-)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True, help="a database made by perf/load.py")
@@ -206,9 +195,8 @@ def main(argv: list[str] | None = None) -> None:
         configuration = "its defaults"
         if args.workers or args.threads:
             configuration = f"workers {args.workers or '-'}, threads {args.threads or '-'}"
-        changed = [f"{name}={os.environ[name]}" for name in SETTINGS if name in os.environ]
-        if changed:
-            configuration += "; " + " ".join(changed)
+        if changed_settings():
+            configuration += f"; {changed_settings()}"
         setup = (
             f"gunicorn with gunicorn.conf.py ({configuration}), "
             f"access log {args.access_log}; database {args.database}; "
