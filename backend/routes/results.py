@@ -12,8 +12,9 @@ from backend.errors import DomainError, NotFound
 from backend.extensions import db
 from backend.models import Claim, Result, Tag
 from backend.result_finding.aggregates import aggregate
+from backend.result_finding.formats import FORMATS
 from backend.result_finding.pages import search_page, visible_page
-from backend.result_finding.streams import FORMATS, export_chunks
+from backend.result_finding.streams import export_chunks
 from backend.routes.blueprint import Blueprint
 from backend.routes.reports import list_claims
 from backend.schemas.reports import Claim as ClaimSchema
