@@ -13,7 +13,6 @@ from flask import current_app, request
 
 from backend import bearer_tokens
 from backend.errors import Forbidden, ServiceUnavailable, Unauthorized
-from backend.extensions import db
 from backend.models import User
 
 
@@ -52,9 +51,7 @@ def current_user() -> User:
     user = cache.get("user")
     if user is None:
         infos = token_infos()
-        user = db.session.execute(
-            db.select(User).where(User.sub == infos.subject, User.iss == infos.issuer.rstrip("/"))
-        ).scalar_one_or_none()
+        user = User.find(infos.subject, infos.issuer)
         if user is None:
             raise Forbidden("You are not registered; register first with POST /users:register.")
         cache["user"] = user

@@ -27,6 +27,12 @@ _EMAIL = re.compile(
 MAX_EMAIL_LENGTH = 254
 
 
+def issuer_key(iss: str) -> str:
+    """An issuer as users are stored under it: with and without a trailing slash, an
+    issuer URL names the same provider."""
+    return iss.rstrip("/")
+
+
 def usable_email(value: object) -> str:
     """``value`` if it is one plain email address, else InvalidArguments (422).
 
@@ -81,7 +87,7 @@ class User(db.Model):
     @classmethod
     def find(cls, sub: str, iss: str) -> User | None:
         return db.session.execute(
-            db.select(cls).where(cls.sub == sub, cls.iss == iss.rstrip("/"))
+            db.select(cls).where(cls.sub == sub, cls.iss == issuer_key(iss))
         ).scalar_one_or_none()
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ from backend import auth
 from backend.errors import DomainError, InvalidArguments, NotFound
 from backend.extensions import db
 from backend.models import Claim, User
+from backend.models.user import issuer_key
 from backend.queries import filter_equal, paginate, search, sort
 from backend.result_finding.items import plain_dumper
 from backend.result_finding.pages import own_page
@@ -79,7 +80,7 @@ def get_self():
     infos = auth.token_infos()
     with read_outside_transaction() as connection:
         user = connection.execute(
-            _FIND_SELF, {"sub": infos.subject, "iss": infos.issuer.rstrip("/")}
+            _FIND_SELF, {"sub": infos.subject, "iss": issuer_key(infos.issuer)}
         ).one_or_none()
     if user is None:
         raise NotFound("You are not registered; register with POST /users:register.")
