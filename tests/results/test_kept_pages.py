@@ -12,12 +12,25 @@ from backend.response_cache import catalogue_cache
 from backend.result_finding.pages import kept_pages
 from factories import ClaimFactory, FlavorFactory, ResultFactory, TagFactory
 
+#: The tests here that run on SQLite too; the others are about keeping pages.
+ON_BOTH = {"test_pages_are_kept_only_on_postgresql_and_a_change_is_seen_on_both"}
+
 
 @pytest.fixture(autouse=True)
-def postgresql_only():
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("pages are kept on PostgreSQL only (SQLite has no result versions)")
+def postgresql_only(request):
     kept_pages().clear()
+    if request.node.name not in ON_BOTH and db.engine.dialect.name != "postgresql":
+        pytest.skip("pages are kept on PostgreSQL only (SQLite has no result versions)")
+
+
+def test_pages_are_kept_only_on_postgresql_and_a_change_is_seen_on_both(client):
+    ResultFactory()
+    first = page(client, "/results")
+    assert page(client, "/results") == first
+    ResultFactory()
+    assert client.get("/results").json["total"] == 2
+    expected = 2 if db.engine.dialect.name == "postgresql" else 0  # one per data state
+    assert len(kept_pages()) == expected
 
 
 @pytest.fixture
