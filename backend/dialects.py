@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     null,
     type_coerce,
 )
@@ -143,6 +144,33 @@ def sorted_list(column: ColumnElement, values: Select, dialect: str) -> ColumnEl
     return type_coerce(
         values.with_only_columns(func.json_group_array(column)).scalar_subquery(), _SortedList()
     )
+
+
+def joined_text(column: ColumnElement, values: Select, dialect: str) -> ColumnElement:
+    """The values of ``column`` that a correlated select gives, as one text per row,
+    comma-joined in no particular order (None where there are none). An export reads
+    each result's tag ids this way: an index-only probe of ``results_tags``, half the
+    cost of sorting the tags' names per row."""
+    aggregate = (
+        func.string_agg(cast(column, Text), literal_column("','"))
+        if dialect == "postgresql"
+        else func.group_concat(column, literal_column("','"))
+    )
+    return type_coerce(values.with_only_columns(aggregate).scalar_subquery(), NullType())
+
+
+def iso_text(column: ColumnElement, dialect: str) -> ColumnElement:
+    """A UTC timestamp as the text ``datetime.isoformat`` gives (microseconds only when
+    there are some, then +00:00), made by the database: PostgreSQL formats it in less
+    time than it takes to send the timestamp, and the worker parses nothing (an export
+    of a million results did it two million times)."""
+    if dialect == "postgresql":
+        utc = column.op("AT TIME ZONE")(literal_column("'UTC'"))
+        text = func.to_char(utc, literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US'"""))
+    else:  # stored as naive UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'
+        text = func.replace(cast(column, Text), literal_column("' '"), literal_column("'T'"))
+    iso = func.replace(text, literal_column("'.000000'"), literal_column("''"))
+    return type_coerce(iso.concat(literal_column("'+00:00'")), NullType())
 
 
 class _SortedList(TypeDecorator):

@@ -145,6 +145,15 @@ class Inline(str):
 Converter = Callable[[Any], Any] | Inline | None
 
 
+def converter_function(convert: Converter, **names: Any) -> Callable[[Any], Any] | None:
+    """The converter as a function of one value (an ``Inline`` one compiled with
+    ``names``), for values converted once and then reused."""
+    if isinstance(convert, Inline):
+        source = "lambda v: " + convert.format("v")
+        return eval(compile(source, "<backend.result_finding.flatten>", "eval"), dict(names))
+    return convert
+
+
 def row_reader(
     columns: Sequence[Path | str],
     *,

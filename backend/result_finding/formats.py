@@ -35,7 +35,6 @@ def csv_field(value: Any) -> str | None:
 
 
 #: Conversions inlined in the rows (``flatten.Inline``; ``D`` is orjson.dumps).
-AS_ISO_TEXT = Inline("{0}.isoformat()")
 AS_JSON_TEXT = Inline("(None if {0} is None else D({0}).decode())")
 AS_DOUBLE = Inline("(None if {0} is None else float({0}))")
 
@@ -45,8 +44,6 @@ def csv_column(column: str, kinds: Mapping[str, set[str]]) -> tuple[Any, Convert
     kinds are mixed (``csv_field``), so that integers beside decimals keep every digit."""
     import pyarrow as pa
 
-    if column in {"execution_datetime", "upload_datetime"}:
-        return pa.string(), AS_ISO_TEXT
     if column == "tags":
         return pa.string(), AS_JSON_TEXT
     if not column.startswith("json."):
@@ -108,8 +105,11 @@ def arrow_batches(
 
 
 def arrow_array(values: Sequence[Any], arrow_type: Any) -> Any:
+    """Values as an Arrow array of the type; timestamps come as ISO text."""
     import pyarrow as pa
 
+    if pa.types.is_timestamp(arrow_type):
+        return pa.array(values, type=pa.string()).cast(arrow_type)
     try:
         return pa.array(values, type=arrow_type)
     except OverflowError:

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Select, Text, cast, func, select
 
-from backend.dialects import snapshot_read_options, sorted_list
+from backend.dialects import iso_text, joined_text, snapshot_read_options
 from backend.extensions import db
 from backend.lru_cache import LruCache
 from backend.models import Benchmark, Flavor, Result, Site, Tag, results_tags
@@ -39,6 +39,7 @@ from backend.result_finding.flatten import (
     KINDS,
     Converter,
     LeafKinds,
+    converter_function,
     row_reader,
     value_reader,
 )
@@ -209,12 +210,13 @@ class Export:
         #: The default columns hold the leaves alone: {"a": {"b": 1}} has no json.a value.
         self.leaf_columns = columns is None
         self.names = catalogue_names(connection)
+        self.tags = tag_catalogue(connection) if "tags" in self.columns else {}
 
     def rows(
         self, converter: Callable[[str], Converter] | None = None
     ) -> Iterator[list[list[Any]]]:
         """Batches of rows: plain values (text, numbers, booleans, None, lists of tag
-        names, datetimes, and JSON values as parsed), each passed through the
+        names, datetimes as ISO text, and JSON values as parsed), each passed through the
         ``converter`` of its column if that gives one."""
         text_id = ids_as_read(self.connection)
         needs_json = any(c.startswith("json.") for c in self.columns)
@@ -223,10 +225,14 @@ class Export:
             text_id(Result.benchmark_id),
             text_id(Result.site_id),
             text_id(Result.flavor_id),
-            Result.execution_datetime,
-            Result.upload_datetime,
+            iso_text(Result.execution_datetime, self.connection.dialect.name),
+            iso_text(Result.upload_datetime, self.connection.dialect.name),
             cast(Result.json, Text) if needs_json else Result.id,
-            sorted_list(Tag.name, self.tag_names(), self.connection.dialect.name)
+            joined_text(
+                results_tags.c.tag_id,
+                select(results_tags.c.tag_id).where(results_tags.c.result_id == Result.id),
+                self.connection.dialect.name,
+            )
             if "tags" in self.columns
             else Result.id,
             maintain_column_froms=True,
@@ -234,15 +240,19 @@ class Export:
         columns = [
             json_path(c) if c.startswith("json.") else PLAIN_COLUMNS[c] for c in self.columns
         ]
+        names = {"N": self.names, "E": [], "D": orjson.dumps, "B": {True: "true", False: "false"}}
         converters = [converter(c) for c in self.columns] if converter else None
+        tag_converter = None
+        if converters is not None and "tags" in self.columns:
+            # converted once per set of tags (``TagLists``), not in each row
+            tag_converter = converter_function(converters[self.columns.index("tags")], **names)
+            converters[self.columns.index("tags")] = None
         read = row_reader(
             columns,
             leaves_only=self.leaf_columns,
             converters=converters,
-            N=self.names,
-            E=[],
-            D=orjson.dumps,
-            B={True: "true", False: "false"},
+            T=TagLists(self.tags, tag_converter),
+            **names,
         )
         loads = orjson.loads
         for batch in batches(self.connection, stmt):
@@ -250,15 +260,6 @@ class Export:
                 yield [read(row, loads(row[6])) for row in batch]
             else:
                 yield [read(row, None) for row in batch]
-
-    @staticmethod
-    def tag_names() -> Select:
-        """The names of the tags of the row's result (correlated to ``results``)."""
-        return (
-            select(Tag.name)
-            .join(results_tags, results_tags.c.tag_id == Tag.id)
-            .where(results_tags.c.result_id == Result.id)
-        )
 
 
 def catalogue_names(connection: Connection) -> dict[Any, str]:
@@ -278,6 +279,39 @@ def catalogue_names(connection: Connection) -> dict[Any, str]:
     return names
 
 
+def tag_catalogue(connection: Connection) -> dict[str, tuple[int, str]]:
+    """Every tag's (rank, name) by its id as ``joined_text`` reads it, ranked in the order
+    the database sorts names (its collation), which is the order of an export's tags."""
+    rows = connection.execute(select(cast(Tag.id, Text), Tag.name).order_by(Tag.name, Tag.id))
+    return {row[0]: (rank, row[1]) for rank, row in enumerate(rows)}
+
+
+class TagLists(dict):
+    """A result's tag names, by its tag ids as one joined text (None: no tags), converted
+    for the column once per set of tags: results share a few sets, so most rows take a
+    lookup. Keeps at most ``MAX_TAG_SETS`` of them (results whose tags are all distinct
+    would otherwise keep one per result)."""
+
+    MAX_TAG_SETS = 10_000
+
+    def __init__(
+        self, tags: Mapping[str, tuple[int, str]], convert: Callable[[Any], Any] | None
+    ) -> None:
+        super().__init__()
+        self.tags = tags
+        self.convert = convert
+
+    def __missing__(self, joined: str | None) -> Any:
+        names = (
+            [] if joined is None else [n for _, n in sorted(map(self.tags.get, joined.split(",")))]
+        )
+        value = names if self.convert is None else self.convert(names)
+        if len(self) >= self.MAX_TAG_SETS:
+            self.clear()
+        self[joined] = value
+        return value
+
+
 def ids_as_read(connection: Connection) -> Callable[[Any], Any]:
     """How exports select ids: as text on PostgreSQL, where making a UUID object of each
     of a row's four ids took a tenth of an export's time; as stored elsewhere (SQLite's
@@ -288,13 +322,13 @@ def ids_as_read(connection: Connection) -> Callable[[Any], Any]:
 
 
 #: Each plain column as an expression of an export's row ``r`` (id, benchmark, site and
-#: flavor ids, execution and upload datetimes, the document, the tags' names).
+#: flavor ids, execution and upload datetimes, the document, the tags' ids joined).
 PLAIN_COLUMNS = {
     "id": "str(r[0])",
     "benchmark": "N[r[1]]",
     "site": "N[r[2]]",
     "flavor": "N[r[3]]",
-    "tags": "r[7] or E",
+    "tags": "T[r[7]]",
     "execution_datetime": "r[4]",
     "upload_datetime": "r[5]",
     "benchmark_id": "str(r[1])",

@@ -250,3 +250,61 @@ def test_one_document_per_shape_gives_the_columns_of_all(client):
     table = pq.read_table(io.BytesIO(response.get_data()))
     assert table.schema.field("json.score").type == pa.string()
     assert sorted(table.column("json.score").to_pylist()) == ['"n/a"', "1", "2", "3"]
+
+
+def test_tags_are_named_and_ordered_as_in_result_pages(client):
+    """Exports name a result's tags from the catalogue and sort them by the database's
+    ordering of names; a result page sorts them in the database: both agree, for sets
+    that many results share and sets of one result alone."""
+    names = ["beta", "Alpha", "alpha-2", "Zulu", "échelle", "10", "9"]
+    tags = [TagFactory(name=name) for name in names]
+    sets = [tags[:3], tags[2:], tags[::2], [], tags[:3], [tags[4]], tags]
+    for chosen in sets:
+        ResultFactory(tags=chosen)
+    page = client.get("/results?per_page=100").get_json()["items"]
+    expected = {item["id"]: [tag["name"] for tag in item["tags"]] for item in page}
+    for export_format in ("jsonl", "csv", "parquet"):
+        response = export(client, format=export_format, columns="id,tags")
+        if export_format == "jsonl":
+            rows = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+            got = {row["id"]: row["tags"] for row in rows}
+        elif export_format == "csv":
+            rows = csv.DictReader(io.StringIO(response.get_data(as_text=True)))
+            got = {row["id"]: json.loads(row["tags"]) for row in rows}
+        else:
+            data = pq.read_table(io.BytesIO(response.get_data())).to_pydict()
+            got = dict(zip(data["id"], data["tags"], strict=True))
+        assert got == expected, export_format
+    assert sorted(map(len, expected.values())) == sorted(map(len, sets))
+
+
+def test_datetimes_are_written_as_isoformat_writes_them(client):
+    """The database formats an export's datetimes: the text is Python's isoformat (with
+    microseconds only where there are some), the Parquet value the same instant."""
+    instants = [
+        datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC),
+        datetime(2024, 5, 6, 7, 8, 9, 120, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+    ]
+    results = [ResultFactory(execution_datetime=instant) for instant in instants]
+    expected = {
+        str(r.id): (r.execution_datetime.isoformat(), r.upload_datetime.isoformat())
+        for r in results
+    }
+    assert {text for text, _ in expected.values()} == {i.isoformat() for i in instants}
+    query = {"columns": "id,execution_datetime,upload_datetime"}
+    lines = export(client, format="jsonl", **query).get_data(as_text=True).splitlines()
+    assert {
+        row["id"]: (row["execution_datetime"], row["upload_datetime"])
+        for row in map(json.loads, lines)
+    } == expected
+    rows = list(csv.reader(io.StringIO(export(client, format="csv", **query).get_data(True))))
+    assert {row[0]: (row[1], row[2]) for row in rows[1:]} == expected
+    table = pq.read_table(io.BytesIO(export(client, format="parquet", **query).get_data()))
+    data = table.to_pydict()
+    assert {
+        i: (e.isoformat(), u.isoformat())
+        for i, e, u in zip(
+            data["id"], data["execution_datetime"], data["upload_datetime"], strict=True
+        )
+    } == expected
