@@ -89,42 +89,55 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def count_rows(path: Path, export_format: str) -> int:
-    if export_format == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    import csv
-
-    with path.open(newline="") as file:
-        if export_format == "csv":
-            return sum(1 for _ in csv.reader(file)) - 1
-        return sum(1 for _ in file)
+#: What the measuring client reads into, a buffer at a time.
+BUFFER = 1 << 20
 
 
 def export(base: str, export_format: str, pids: list[int], query: dict[str, str]) -> dict:
-    """One export, streamed to a temporary file; its rows, bytes, seconds and RSS growth."""
+    """One export, read to its end; its rows, bytes, seconds and RSS growth.
+
+    The client runs on the cores the service is measured on, so it keeps as little as it
+    can: it reads into one buffer and counts lines as it goes (a JSON Lines row is one
+    line; a CSV row too, unless a value holds a line break, which ``main`` checks against
+    the selection's total), keeping only a Parquet file, whose footer gives its rows.
+    Reading with urllib's ``read`` and writing every export to a file cost JSON Lines
+    (3 GB at 1,000,000 rows) a fifth of its rate: 45,000 rows/s against 57,000 for curl
+    writing to /dev/null.
+    """
     url = f"{base}/results:export?" + urllib.parse.urlencode({"format": export_format, **query})
     sampler = RssSampler(pids)
     cpu = cpu_seconds(pids)
-    size = 0
+    size = lines = 0
+    buffer = bytearray(BUFFER)
+    kept = bytearray() if export_format == "parquet" else None
     started = time.perf_counter()
-    with (
-        tempfile.NamedTemporaryFile(suffix=f".{export_format}", delete=False) as out,
-        urllib.request.urlopen(url, timeout=3600) as response,
-    ):
-        while chunk := response.read(1 << 20):
-            size += len(chunk)
-            out.write(chunk)
+    with urllib.request.urlopen(url, timeout=3600) as response:
+        while read := response.readinto(buffer):
+            size += read
+            if kept is None:
+                lines += buffer.count(b"\n", 0, read)
+            else:
+                kept += memoryview(buffer)[:read]
     seconds = time.perf_counter() - started
     cpu = cpu_seconds(pids) - cpu
     growth = sampler.stop()
-    path = Path(out.name)
-    try:
-        rows = count_rows(path, export_format)
-    finally:
-        path.unlink()
+    if kept is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(pa.BufferReader(bytes(kept))).metadata.num_rows
+    else:
+        rows = lines - (export_format == "csv")  # the header
     return {"rows": rows, "bytes": size, "seconds": seconds, "rss_mib": growth, "cpu": cpu}
+
+
+def selected_total(base: str, query: dict[str, str]) -> int:
+    """How many results an export of ``query`` selects (a /results page's total)."""
+    client = Client(base)
+    selection = {k: v for k, v in query.items() if k != "columns"}
+    total = client.json("/results?" + urllib.parse.urlencode({**selection, "per_page": 1}))
+    client.close()
+    return total["total"]
 
 
 def warm_up(base: str, export_format: str, pids: list[int], query: dict[str, str]) -> float:
@@ -202,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
                     )
                     e = export(base, export_format, pids, query)
                     rate = e["rows"] / e["seconds"]
+                    total = selected_total(base, query)
+                    if e["rows"] != total:
+                        sys.exit(f"{export_format}: {e['rows']:,} rows read of {total:,}")
                     print(
                         f"{export_format}: {e['rows']:,} rows, {e['bytes'] / 2**20:,.0f} MiB in "
                         f"{e['seconds']:.1f} s = {rate:,.0f} rows/s (target >= 50,000: "
