@@ -308,3 +308,18 @@ def test_datetimes_are_written_as_isoformat_writes_them(client):
             data["id"], data["execution_datetime"], data["upload_datetime"], strict=True
         )
     } == expected
+
+
+def test_parquet_keeps_statistics_of_numbers_and_dictionaries_of_text(client, runs):
+    """Readers prune row groups by numbers and datetimes (min/max); text is dictionary
+    encoded and has no statistics (``formats.write_parquet``)."""
+    response = export(client, format="parquet", columns="id,execution_datetime,json.machine.cores")
+    metadata = pq.ParquetFile(io.BytesIO(response.get_data())).metadata
+    group = metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    cores = columns["json.machine.cores"]
+    assert cores.is_stats_set and (cores.statistics.min, cores.statistics.max) == (4, 8)
+    assert columns["execution_datetime"].is_stats_set
+    assert not columns["id"].is_stats_set
+    assert any("DICTIONARY" in encoding for encoding in columns["id"].encodings)
+    assert not any("DICTIONARY" in encoding for encoding in cores.encodings)
