@@ -42,6 +42,7 @@ from flask import current_app
 from backend.errors import ServiceUnavailable, Unauthorized
 from backend.extensions import flaat
 from backend.lru_cache import LruCache
+from backend.models.user import issuer_key
 
 #: Checked tokens each worker remembers (a few hundred bytes each).
 CHECKED_TOKENS_KEPT = 4096
@@ -167,9 +168,9 @@ def _trusted_issuer(payload: dict[str, Any]) -> str:
     if not isinstance(claimed, str) or not claimed:
         raise Unauthorized("The access token names no issuer (iss)")
     trusted = current_app.config["TRUSTED_OP_LIST"]
-    if claimed.rstrip("/") not in trusted:
+    if issuer_key(claimed) not in trusted:
         raise Unauthorized(f"The token's issuer {claimed[:200]!r} is not trusted")
-    return claimed.rstrip("/")
+    return issuer_key(claimed)
 
 
 def _verified_claims(token: str, unverified: dict[str, Any], issuer: str) -> dict[str, Any]:
@@ -267,11 +268,11 @@ def _check_user_infos(infos: UserInfos, claims: dict[str, Any] | None) -> None:
     subject = infos.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
         raise Unauthorized(_UNUSABLE_SUBJECT)
-    if infos.issuer.rstrip("/") not in current_app.config["TRUSTED_OP_LIST"]:
+    if issuer_key(infos.issuer) not in current_app.config["TRUSTED_OP_LIST"]:
         raise Unauthorized(f"The token's issuer {infos.issuer[:200]!r} is not trusted")
-    if claims is not None and (subject, infos.issuer.rstrip("/")) != (
+    if claims is not None and (subject, issuer_key(infos.issuer)) != (
         claims["sub"],
-        claims["iss"].rstrip("/"),
+        issuer_key(claims["iss"]),
     ):
         raise Unauthorized("The identity provider's userinfo (sub) does not match the token")
     if claims is None:

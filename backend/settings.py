@@ -19,6 +19,7 @@ from backend.db_connections import UNRESPONSIVE_SERVER_PLUGIN
 from backend.image_registry import PUBLIC_REGISTRIES
 from backend.json_provider import dumps as json_dumps
 from backend.json_provider import loads as json_loads
+from backend.models.user import issuer_key
 
 PRODUCTION = "production"
 #: The repository, when the service runs from a checkout.
@@ -241,7 +242,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         raise SettingsError(f"LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}.")
     finalize_mail(config)
     finalize_artifact_store(config, instance_path)
-    config["TRUSTED_OP_LIST"] = [iss.rstrip("/") for iss in config["TRUSTED_OP_LIST"]]
+    config["TRUSTED_OP_LIST"] = [issuer_key(iss) for iss in config["TRUSTED_OP_LIST"]]
     if config["OIDC_MAX_CONCURRENT_REQUESTS"] < 1:
         raise SettingsError("OIDC_MAX_CONCURRENT_REQUESTS must be at least 1.")
 

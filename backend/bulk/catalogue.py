@@ -20,7 +20,7 @@ from backend.bulk.report import BadRecord, ImportReport, LineMessage, validation
 from backend.errors import InvalidArguments
 from backend.extensions import db
 from backend.models import Benchmark, Flavor, ItemStatus, Site, Tag, User
-from backend.models.user import MAX_EMAIL_LENGTH, usable_email
+from backend.models.user import MAX_EMAIL_LENGTH, issuer_key, usable_email
 from backend.schemas.benchmarks import CreateBenchmark
 from backend.schemas.sites import CreateFlavor, CreateSite
 from backend.schemas.tags import CreateTag
@@ -58,7 +58,7 @@ class CatalogueRecords:
         return found
 
     def user_id(self, sub: str, iss: str) -> uuid.UUID | None:
-        iss = iss.rstrip("/")
+        iss = issuer_key(iss)
         return self._lookup(
             self.users, (sub, iss), lambda: select(User.id).where(User.sub == sub, User.iss == iss)
         )
@@ -193,7 +193,7 @@ class CatalogueRecords:
                 f"email must be one plain address (name@example.org) of at most "
                 f"{MAX_EMAIL_LENGTH} ASCII characters: mail to it would fail"
             ) from None
-        sub, iss = values["sub"], values["iss"].rstrip("/")
+        sub, iss = values["sub"], issuer_key(values["iss"])
         self.users[(sub, iss)] = self._match_or_create(
             number,
             "user",

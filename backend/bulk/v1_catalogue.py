@@ -22,6 +22,7 @@ from backend.errors import DomainError
 from backend.json_provider import loads
 from backend.models import Benchmark, Flavor, ItemStatus, Site, Tag, User
 from backend.models.benchmark import check_json_schema
+from backend.models.user import issuer_key
 
 
 class V1SourceRefused(DomainError):
@@ -69,7 +70,7 @@ class CatalogueCopy:
         self.flavors: dict[str, StoredFlavor] = {}
 
     def user_id(self, sub: str, iss: str) -> uuid.UUID | None:
-        return self.users.get((sub, iss.rstrip("/")))
+        return self.users.get((sub, issuer_key(iss)))
 
     def tag_ids(self, v1_ids: Iterable[str]) -> list[uuid.UUID]:
         return [self.tags[i] for i in v1_ids if i in self.tags]
@@ -98,7 +99,7 @@ class CatalogueCopy:
         }
         new = []
         for sub, iss, email, registered in self.source["user"]:
-            key = (sub, iss.rstrip("/"))
+            key = (sub, issuer_key(iss))
             if key in stored:
                 self.users[key], stored_email = stored[key]
                 self.report.matched["user"] += 1

@@ -72,7 +72,7 @@ class User(db.Model):
     @classmethod
     def register(cls, sub: str, iss: str, email: str) -> User:
         """Add a new user to the session and announce it (a welcome mail, sent after commit)."""
-        user = cls(id=uuid.uuid4(), sub=sub, iss=iss.rstrip("/"), email=usable_email(email))
+        user = cls(id=uuid.uuid4(), sub=sub, iss=issuer_key(iss), email=usable_email(email))
         db.session.add(user)
         events.user_registered.send(user)
         return user
