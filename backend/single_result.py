@@ -21,7 +21,9 @@ no CORS, no metrics, no replica, so Flask's hooks add only the request id and th
 headers), ``SingleResultFront`` answers ``GET /results/{id}`` there too: Flask's request
 and session machinery (routing, contexts, hooks, the ORM session) cost about a third of
 the request's worker CPU. Anything it does not answer itself (a 404, a malformed id, a
-request with a body, a database error) goes on to Flask, which answers as before.
+request with a body, a database error) goes on to Flask, which answers as before; when
+the database was unavailable, Flask raises the front's error at once (503) rather than
+waiting for a frozen server a second time.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import Connection, Select, bindparam, inspect, select
 from sqlalchemy.engine import Row
 
+from backend.errors import database_unavailable
 from backend.extensions import db
 from backend.models import Benchmark, Flavor, Result, Site, Tag, results_tags
 from backend.observability import REQUEST_ID_HEADER, chosen_request_id
@@ -156,10 +159,11 @@ class SingleResultFront:
         self.app = app
         content_type = app.response_class(mimetype=app.json.mimetype).content_type
         self._static_headers = [("Content-Type", content_type), *SECURITY_HEADERS.items()]
+        app.before_request(_raise_unavailable_seen_below)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         result_id = self._result_id(environ)
-        body = None if result_id is None else self._answer(result_id)
+        body = None if result_id is None else self._answer(result_id, environ)
         if body is None:
             return self.wsgi_app(environ, start_response)
         request_id = chosen_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
@@ -190,7 +194,7 @@ class SingleResultFront:
         except ValueError:
             return None
 
-    def _answer(self, result_id: uuid.UUID) -> bytes | None:
+    def _answer(self, result_id: uuid.UUID, environ: dict[str, Any]) -> bytes | None:
         """The body Flask's view would send, None when Flask is to answer."""
         try:
             with (
@@ -198,9 +202,25 @@ class SingleResultFront:
                 connection_outside_transaction(db.engine) as connection,
             ):
                 dumped = dumped_result(result_id, connection)
-        except Exception:  # a database error: Flask answers it (503) and logs it
+        except Exception as error:  # Flask answers it (503 or 500) and logs it
+            if database_unavailable(error):
+                environ[_UNAVAILABLE] = error
             return None
         return None if dumped is None else self.app.json.response(dumped).get_data()
+
+
+#: Where ``SingleResultFront`` leaves, for Flask, the error of a database that could not
+#: answer it.
+_UNAVAILABLE = "backend.single_result.unavailable"
+
+
+def _raise_unavailable_seen_below() -> None:
+    """Flask's answer to a request the front found the database unavailable for: that
+    error, as Flask answers database errors (a frozen server would make Flask's own
+    attempt wait for the statement timeout or the connection watch again)."""
+    error = request.environ.get(_UNAVAILABLE)
+    if error is not None:
+        raise error
 
 
 def _catalogue_ids(row: Row) -> tuple[uuid.UUID | str, ...]:
