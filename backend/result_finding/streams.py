@@ -240,13 +240,13 @@ class Export:
         columns = [
             json_path(c) if c.startswith("json.") else PLAIN_COLUMNS[c] for c in self.columns
         ]
-        names = {"N": self.names, "E": [], "D": orjson.dumps, "B": {True: "true", False: "false"}}
+        names = {"N": self.names, "D": orjson.dumps}
         converters = [converter(c) for c in self.columns] if converter else None
         tag_converter = None
         if converters is not None and "tags" in self.columns:
             # converted once per set of tags (``TagLists``), not in each row
-            tag_converter = converter_function(converters[self.columns.index("tags")], **names)
-            converters[self.columns.index("tags")] = None
+            at = self.columns.index("tags")
+            tag_converter, converters[at] = converter_function(converters[at], **names), None
         read = row_reader(
             columns,
             leaves_only=self.leaf_columns,
