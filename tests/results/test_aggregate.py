@@ -49,10 +49,25 @@ def score(value):
     return {"result": {"score": value}}
 
 
-@pytest.fixture
-def two_sites():
-    """A benchmark on two sites of two flavors each, with scores per (site, flavor)."""
-    benchmark = BenchmarkFactory(docker_image="example/c-ray", docker_tag="1.0")
+#: A JSON Schema declaring result.score a number: PostgreSQL then tracks the path
+#: (``result_numbers``) and aggregates of the benchmark read the numbers from there.
+SCORE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "result": {"type": "object", "properties": {"score": {"type": "number"}}},
+    },
+}
+
+
+@pytest.fixture(params=["untracked", "tracked"])
+def two_sites(request):
+    """A benchmark on two sites of two flavors each, with scores per (site, flavor); its
+    schema declares the score a number or says nothing of it."""
+    benchmark = BenchmarkFactory(
+        docker_image="example/c-ray",
+        docker_tag="1.0",
+        json_schema=SCORE_SCHEMA if request.param == "tracked" else {},
+    )
     scores = {
         ("alpha", "small"): [3.5, 1.25, 9.0, 4.0, 4.0],
         ("alpha", "large"): [10.0],
@@ -160,8 +175,9 @@ def test_groups_by_benchmark_with_its_image_and_tag(client, two_sites):
     assert_figures(response.json["groups"][1], [5])
 
 
-def test_groups_by_tag_count_a_result_once_per_tag(client):
-    benchmark = BenchmarkFactory()
+@pytest.mark.parametrize("schema", [{}, SCORE_SCHEMA], ids=["untracked", "tracked"])
+def test_groups_by_tag_count_a_result_once_per_tag(client, schema):
+    benchmark = BenchmarkFactory(json_schema=schema)
     fast, slow = TagFactory(name="fast"), TagFactory(name="slow")
     ResultFactory(benchmark=benchmark, json=score(1), tags=[fast])
     ResultFactory(benchmark=benchmark, json=score(2), tags=[fast, slow])
